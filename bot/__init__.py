@@ -1,0 +1,1 @@
+"""The Telegram adapter: wiring, handlers, keyboards, the sender and ``python -m bot``."""
