@@ -10,7 +10,16 @@ from messages.catalog import Anchor, Audience, Catalog, CatalogError, Offset, Ti
 
 PACKAGE_DIR = Path(__file__).parent
 KINDS = frozenset({"iv", "nasal", "other"})
-_TIMELINE_KEYS = {"audience", "anchor", "offset", "expires", "urgent", "kinds", "sessions", "buttons"}
+_TIMELINE_KEYS = {
+    "audience",
+    "anchor",
+    "offset",
+    "expires",
+    "urgent",
+    "kinds",
+    "sessions",
+    "buttons",
+}
 
 
 def load_timeline(path: Path = PACKAGE_DIR / "timeline.toml") -> tuple[TimelineEntry, ...]:
