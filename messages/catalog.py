@@ -7,9 +7,12 @@ must not drift between languages; wording lives per locale in ``locales/<code>.t
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import time, timedelta
 from enum import StrEnum
+
+from messages.render import fill
 
 
 class CatalogError(ValueError):
@@ -137,7 +140,13 @@ class Rendered:
 
 @dataclass(frozen=True)
 class Catalog:
-    """Everything the companion can say. Built only by ``load_catalog``, which validates it."""
+    """Everything the companion can say. Built only by ``load_catalog``, which validates it.
+
+    Rendering lives here so callers need only the catalog: ``render_entry`` for timeline messages,
+    ``render_reply`` for command replies, ``button_label`` and ``topic`` for the small pieces.
+    Every ``locale`` argument falls back: ``"pt-BR"`` -> ``"pt"`` -> ``default_locale``.
+    Values are HTML-escaped; aware datetimes show in their own zone with the locale's patterns.
+    """
 
     timeline: tuple[TimelineEntry, ...]
     locales: dict[str, LocaleTexts]
@@ -148,3 +157,72 @@ class Catalog:
             if item.id == message_id:
                 return item
         raise KeyError(message_id)
+
+    def texts(self, locale: str | None) -> LocaleTexts:
+        """The wording for ``locale``, or the nearest one the catalog has."""
+        if locale:
+            code = locale.replace("_", "-").lower()
+            for candidate in (code, code.split("-")[0]):
+                if candidate in self.locales:
+                    return self.locales[candidate]
+        return self.locales[self.default_locale]
+
+    def render_entry(
+        self,
+        locale: str | None,
+        message_id: str,
+        wording: Wording,
+        values: Mapping[str, object],
+        *,
+        with_driver: bool = False,
+    ) -> Rendered:
+        """A timeline message as HTML, with its buttons as (button id, label) in timeline order.
+
+        ``with_driver`` picks the ``*_with_driver`` text where the entry has one (a family member
+        claimed the ride home; pass ``driver_name``); other entries ignore it. ``values`` may hold
+        more names than the text uses; a missing one raises ``KeyError``.
+        """
+        texts = self.texts(locale)
+        item = self.entry(message_id)
+        wording = Wording(wording)
+        entry_text = texts.entries[message_id]
+        template = entry_text.discreet if wording is Wording.DISCREET else entry_text.plain
+        if with_driver:
+            driver = (
+                entry_text.discreet_with_driver
+                if wording is Wording.DISCREET
+                else entry_text.plain_with_driver
+            )
+            template = driver or template
+        try:
+            text = self._fill(texts, template, values)
+        except KeyError as exc:
+            raise KeyError(f"{message_id} ({texts.code}, {wording}): {exc.args[0]}") from exc
+        buttons = tuple((button, texts.buttons[button]) for button in item.buttons)
+        return Rendered(text=text, buttons=buttons)
+
+    def render_reply(self, locale: str | None, reply_id: str, /, **values: object) -> str:
+        """A command reply as HTML, e.g. ``render_reply("en", "help", crisis_line="988")``."""
+        texts = self.texts(locale)
+        try:
+            return self._fill(texts, texts.replies[reply_id], values)
+        except KeyError as exc:
+            raise KeyError(f"reply {reply_id} ({texts.code}): {exc.args[0]}") from exc
+
+    def button_label(self, locale: str | None, button_id: str) -> str:
+        """A button's label (plain text, not HTML)."""
+        return self.texts(locale).buttons[button_id]
+
+    def topic(self, locale: str | None, message_id: str) -> str:
+        """A timeline entry's short topic, for lists and previews; never names the drug."""
+        return self.texts(locale).entries[message_id].topic
+
+    @staticmethod
+    def _fill(texts: LocaleTexts, template: str, values: Mapping[str, object]) -> str:
+        return fill(
+            template,
+            values,
+            locale=texts.code.replace("-", "_"),  # Babel spells "pt-br" as "pt_BR"
+            date_format=texts.date_format,
+            time_format=texts.time_format,
+        )

@@ -1,0 +1,151 @@
+"""Fill a catalog text's ``{placeholders}``: values HTML-escaped, dates and times via Babel.
+
+``PLACEHOLDERS`` is the one list of names a text may use. Bot code that wants a new name for a
+reply adds it here (with a description); the loader rejects any name not listed, so a typo in a
+locale file fails at start-up instead of in a patient's chat.
+
+Which names a *timeline* text may use depends on its entry (see ``messages.loader``):
+
+* session-anchored entries: ``SESSION_PLACEHOLDERS`` and ``crisis_line``;
+* series-wide and family-welcome entries: ``crisis_line`` only (there is no single session);
+* ``driver_name`` only in the ``*_with_driver`` texts;
+* ``patient_name`` only in patient entries, never in family ones.
+
+Replies may use any registered name.
+
+The dispatcher passes ``session_date`` and ``session_time`` as the session's start, an aware
+``datetime`` already converted to the *recipient's* zone: it is shown in its own zone.
+"""
+
+from __future__ import annotations
+
+import html
+import string
+from collections.abc import Iterable, Mapping
+from datetime import UTC, date, datetime, time
+
+from babel.dates import format_date, format_time
+from babel.numbers import format_decimal
+
+PLACEHOLDERS: dict[str, str] = {
+    # Timeline texts.
+    "session_date": "the session's start date: an aware datetime, shown in its own zone",
+    "session_time": "the session's start time: an aware datetime, shown in its own zone",
+    "session_number": "which session of the series this is, from 1",
+    "series_length": "how many sessions the series has so far",
+    "driver_name": "the family member who offered to drive (only in *_with_driver texts)",
+    "crisis_line": "the deployment's crisis line, e.g. '988'",
+    "patient_name": "the patient's display name (patient texts and replies; never family texts)",
+    # Replies (bot code). Add names here as replies need them.
+    "name": "a person's display name",
+    "zone": "an IANA time zone name, e.g. 'Europe/Berlin'",
+    "local_time": "an aware datetime, shown as a time in its own zone",
+    "link": 'a URL, e.g. an invite link; safe inside <a href="{link}">',
+    "count": "a number of things",
+    "sessions": "a list of sessions, one per line, as plain text",
+    "days": "a number of days",
+}
+
+# Datetime values of these names show the date (the locale's date_format); any other datetime
+# value shows the time (time_format).
+DATE_PLACEHOLDERS = frozenset({"session_date"})
+
+SESSION_PLACEHOLDERS = frozenset(
+    {"session_date", "session_time", "session_number", "series_length"}
+)
+TIMELINE_PLACEHOLDERS = SESSION_PLACEHOLDERS | {"driver_name", "crisis_line", "patient_name"}
+
+# Telegram counts a message's length after parsing, in UTF-16 code units; checking the HTML source
+# instead over-counts tags and entities, which errs on the safe side.
+TELEGRAM_MAX_LENGTH = 4096
+
+_FORMATTER = string.Formatter()
+
+
+def placeholders_in(template: str) -> set[str]:
+    """The ``{names}`` a text uses; ``ValueError`` for unbalanced braces or ``{x:spec}`` forms."""
+    names = set()
+    for _literal, name, spec, conversion in _FORMATTER.parse(template):
+        if name is None:
+            continue
+        if not name.isidentifier():
+            raise ValueError(f"placeholder {{{name}}} is not a plain name like {{session_time}}")
+        if spec or conversion:
+            raise ValueError(
+                f"placeholder {{{name}}} has a format part; write just {{{name}}}: "
+                "dates and times use the locale's date_format and time_format"
+            )
+        names.add(name)
+    return names
+
+
+def fill(
+    template: str,
+    values: Mapping[str, object],
+    *,
+    locale: str,
+    date_format: str,
+    time_format: str,
+) -> str:
+    """Put escaped, formatted ``values`` into a validated ``template``.
+
+    Values the template does not use are ignored; a missing one raises ``KeyError`` naming it.
+    """
+    formatted = {}
+    for name in placeholders_in(template):
+        if name not in values:
+            raise KeyError(f"no value for placeholder {{{name}}}")
+        formatted[name] = html.escape(
+            format_value(
+                name,
+                values[name],
+                locale=locale,
+                date_format=date_format,
+                time_format=time_format,
+            )
+        )
+    return template.format_map(formatted)
+
+
+def format_value(
+    name: str, value: object, *, locale: str, date_format: str, time_format: str
+) -> str:
+    """One value as text (not yet escaped): Babel for dates, times and numbers."""
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            raise ValueError(f"{{{name}}} needs an aware datetime, got naive {value!r}")
+        if name in DATE_PLACEHOLDERS:
+            return str(format_date(value.date(), date_format, locale=locale))
+        return str(format_time(value, time_format, tzinfo=value.tzinfo, locale=locale))
+    if isinstance(value, date):
+        return str(format_date(value, date_format, locale=locale))
+    if isinstance(value, time):
+        return str(format_time(value, time_format, locale=locale))
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(format_decimal(value, locale=locale))
+    return str(value)
+
+
+_WHEN = datetime(2026, 9, 30, 23, 59, tzinfo=UTC)  # a long weekday and month name
+_LONG_SAMPLES: dict[str, object] = {
+    "session_date": _WHEN,
+    "session_time": _WHEN,
+    "local_time": _WHEN,
+    "session_number": 999,
+    "series_length": 999,
+    "count": 999_999,
+    "days": 999,
+    "link": "https://t.me/" + "x" * 32 + "?start=" + "y" * 64,
+    "sessions": "\n".join(["Wednesday 30 September 23:59 (other)"] * 40),
+}
+
+
+def long_sample_values(names: Iterable[str] = PLACEHOLDERS) -> dict[str, object]:
+    """Long but realistic values for ``names``, to check a text's worst-case length."""
+    # Telegram names are up to 64 + 64 characters; other free text gets the same allowance.
+    return {name: _LONG_SAMPLES.get(name, "W" * 130) for name in names}
+
+
+def telegram_length(text: str) -> int:
+    """Length as Telegram counts it: UTF-16 code units."""
+    return len(text.encode("utf-16-le")) // 2
