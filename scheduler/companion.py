@@ -1,0 +1,575 @@
+"""The domain calls the bot makes. Each mutating call is one transaction that also re-plans.
+
+``Companion(db, timeline, *, invite_ttl=timedelta(hours=72))``; every ``now`` is aware UTC.
+
+People
+    ``person(person_id)``, ``person_by_chat(chat_id) -> Person | None``
+    ``register_patient(chat_id, display_name, zone, now) -> Person`` (idempotent; a family member
+    who registers becomes a patient too, keeping their links)
+    ``set_zone / set_locale / set_wording / set_display_name (person_id, value, now) -> Person``
+    ``set_quiet_hours(person_id, QuietHours | None, now)``, ``pause(person_id, until, now)``,
+    ``resume(person_id, now)``, ``stop(person_id, now)``, ``restart(person_id, now)``,
+    ``mark_gone(person_id, now)``: all ``-> Person``
+Sessions (local wall-clock in the patient's zone; ``fold`` picks the fall-back hour's repeat)
+    ``add_session(patient_id, local_start, kind, now, *, fold=0, duration=None) -> Session``
+    ``move_session(patient_id, session_id, local_start, now, fold=0) -> SessionChange``
+    ``cancel_session(patient_id, session_id, now) -> SessionChange``
+    (``SessionChange(session, family_ids, driver_id)``: whom the bot may tell; a move keeps the
+    ride, a cancel releases it)
+    ``sessions(patient_id) -> list[Session]`` (active, by start instant),
+    ``session(patient_id, session_id) -> Session | None``,
+    ``session_numbering(patient_id) -> dict[session_id, (n, N)]``
+Family
+    ``create_invite(patient_id, now) -> str`` (the token; only its sha256 is stored)
+    ``pending_invites(patient_id, now) -> list[Invite]``,
+    ``revoke_invite(patient_id, invite_id, now) -> bool``
+    ``redeem_invite(token, chat_id, display_name, now) -> (link_id, patient)``
+    ``approve_link(patient_id, link_id, now) -> FamilyLink``,
+    ``decline_link / remove_family(patient_id, link_id, now) -> family person id``
+    ``family(patient_id) -> list[LinkView]`` (name = family member),
+    ``linked_patients(family_person_id) -> list[LinkView]`` (name = patient)
+    ``leave(family_person_id, now) -> list[patient id]``
+    ``claim_ride(family_person_id, session_id, now) -> ClaimResult``,
+    ``release_ride(family_person_id, session_id, now) -> bool``,
+    ``driver_for(session_id) -> Person | None``
+Privacy
+    ``export(person_id) -> dict`` (JSON-ready), ``forget(person_id, now) -> None``
+Guided steps
+    ``dialogs``: the ``Dialogs`` repository (``get``, ``set``, ``clear`` by chat id)
+
+Errors carry a ``code`` for the bot to map to a kind reply: ``SessionRejected`` (past, too_far,
+nonexistent, duplicate, not_found), ``InviteInvalid`` (invalid: one answer for unknown, expired,
+used, revoked and own invites, so a token reveals nothing), ``NotAllowed`` (not_found,
+not_allowed), ``ZoneRejected`` (unknown_zone).
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+from messages import TimelineEntry, Wording
+
+from scheduler.localtime import NonexistentLocalTime, ZoneError, is_ambiguous, to_utc, zone_info
+from scheduler.model import FamilyLink, Kind, Person, QuietHours, Role, Session
+from scheduler.store.db import Database, to_db
+from scheduler.store.deliveries import Deliveries
+from scheduler.store.dialogs import Dialogs
+from scheduler.store.family import ACTIVE, Invite, Invites, Links, LinkView, Rides
+from scheduler.store.people import People
+from scheduler.store.sessions import Sessions, start_instant
+from scheduler.timeline import plan_deliveries
+
+MAX_AHEAD = timedelta(days=366)
+_TOKEN = re.compile(r"[A-Za-z0-9_-]{43}")
+
+# Reasons on withdrawn deliveries. Re-planning revives a cancelled key the plan holds again
+# (Deliveries.replace_plan), so a person who comes back gets what is still relevant.
+STOPPED = "stopped"
+GONE = "recipient_gone"  # the dispatcher's word for the same thing
+FAMILY_REMOVED = "family_removed"
+LEFT = "left"
+SESSION_CANCELLED = "session_cancelled"
+
+
+class CompanionError(Exception):
+    """A refusal the bot turns into a kind reply; ``code`` says which, ``detail`` may explain."""
+
+    def __init__(self, code: str, detail: str = "") -> None:
+        super().__init__(detail or code)
+        self.code = code
+        self.detail = detail
+
+
+class SessionRejected(CompanionError):
+    """past | too_far | nonexistent (DST gap; ``detail`` explains) | duplicate | not_found."""
+
+
+class InviteInvalid(CompanionError):
+    """Unknown, expired, used, revoked, or the patient's own: deliberately indistinguishable."""
+
+    def __init__(self) -> None:
+        super().__init__("invalid")
+
+
+class NotAllowed(CompanionError):
+    """not_found (no such thing of yours) | not_allowed."""
+
+
+class ZoneRejected(CompanionError):
+    """unknown_zone: not an IANA zone name this system knows."""
+
+
+class ClaimResult(StrEnum):
+    CLAIMED = "claimed"
+    ALREADY_YOURS = "already_yours"
+    TAKEN = "taken"
+    NOT_ALLOWED = "not_allowed"
+
+
+@dataclass(frozen=True)
+class SessionChange:
+    """A moved or cancelled session and whom the bot may tell about it."""
+
+    session: Session  # after a move; as it was, for a cancel
+    family_ids: tuple[int, ...]  # active family members who still get messages
+    driver_id: int | None  # who had claimed the ride (a cancel releases it; a move keeps it)
+
+
+class Companion:
+    def __init__(
+        self,
+        db: Database,
+        timeline: Sequence[TimelineEntry],
+        *,
+        invite_ttl: timedelta = timedelta(hours=72),
+    ) -> None:
+        self.db = db
+        self.timeline = tuple(timeline)
+        self.invite_ttl = invite_ttl
+        self.people = People(db)
+        self.session_store = Sessions(db)
+        self.invites = Invites(db)
+        self.links = Links(db)
+        self.rides = Rides(db)
+        self.deliveries = Deliveries(db)
+        self.dialogs = Dialogs(db)
+
+    # -- people ------------------------------------------------------------------------------
+
+    def person(self, person_id: int) -> Person | None:
+        return self.people.get(person_id)
+
+    def person_by_chat(self, chat_id: int) -> Person | None:
+        return self.people.by_chat(chat_id)
+
+    def register_patient(self, chat_id: int, display_name: str, zone: str, now: datetime) -> Person:
+        _check_zone(zone)
+        with self.db.transaction():
+            existing = self.people.by_chat(chat_id)
+            if existing is None:
+                return self.people.create(chat_id, Role.PATIENT, display_name, zone, now)
+            if existing.role is not Role.PATIENT:
+                self.people.set_role(existing.id, Role.PATIENT)
+                self._replan_person(existing.id, now)
+            return self._get(existing.id)
+
+    def set_zone(self, person_id: int, zone: str, now: datetime) -> Person:
+        """New sessions use the new zone; existing ones keep theirs, so none silently moves."""
+        _check_zone(zone)
+        return self._update(person_id, now, lambda: self.people.set_zone(person_id, zone))
+
+    def set_locale(self, person_id: int, locale: str, now: datetime) -> Person:
+        return self._update(person_id, now, lambda: self.people.set_locale(person_id, locale))
+
+    def set_wording(self, person_id: int, wording: Wording, now: datetime) -> Person:
+        return self._update(person_id, now, lambda: self.people.set_wording(person_id, wording))
+
+    def set_display_name(self, person_id: int, display_name: str, now: datetime) -> Person:
+        return self._update(
+            person_id, now, lambda: self.people.set_display_name(person_id, display_name)
+        )
+
+    def set_quiet_hours(self, person_id: int, quiet: QuietHours | None, now: datetime) -> Person:
+        return self._update(person_id, now, lambda: self.people.set_quiet(person_id, quiet))
+
+    def pause(self, person_id: int, until: datetime, now: datetime) -> Person:
+        return self._update(person_id, now, lambda: self.people.set_paused_until(person_id, until))
+
+    def resume(self, person_id: int, now: datetime) -> Person:
+        return self._update(person_id, now, lambda: self.people.set_paused_until(person_id, None))
+
+    def stop(self, person_id: int, now: datetime) -> Person:
+        """Nothing more is sent to the person; their data stays until ``forget``."""
+        with self.db.transaction():
+            self._get(person_id)
+            self.people.set_stopped(person_id, True)
+            self.deliveries.cancel_pending(reason=STOPPED, recipient_id=person_id)
+            self._replan_person(person_id, now)
+            return self._get(person_id)
+
+    def restart(self, person_id: int, now: datetime) -> Person:
+        """Undo ``stop`` and ``mark_gone``: plan again what is still relevant."""
+        with self.db.transaction():
+            self._get(person_id)
+            self.people.set_stopped(person_id, False)
+            self.people.set_gone(person_id, False)
+            self._replan_person(person_id, now)
+            return self._get(person_id)
+
+    def mark_gone(self, person_id: int, now: datetime) -> Person:
+        """The person blocked the bot or deleted the chat: withdraw what waits for them."""
+        with self.db.transaction():
+            self._get(person_id)
+            self.people.set_gone(person_id, True)
+            self.deliveries.cancel_pending(reason=GONE, recipient_id=person_id)
+            self._replan_person(person_id, now)
+            return self._get(person_id)
+
+    # -- sessions ----------------------------------------------------------------------------
+
+    def add_session(
+        self,
+        patient_id: int,
+        local_start: datetime,
+        kind: Kind,
+        now: datetime,
+        *,
+        fold: int = 0,
+        duration: timedelta | None = None,
+    ) -> Session:
+        with self.db.transaction():
+            patient = self._patient(patient_id)
+            fold = self._check_start(patient_id, local_start, patient.zone, fold, now, moving=None)
+            session = self.session_store.add(
+                patient_id, local_start, patient.zone, kind, now, fold=fold, duration=duration
+            )
+            self._replan(patient_id, now)
+            return session
+
+    def move_session(
+        self,
+        patient_id: int,
+        session_id: int,
+        local_start: datetime,
+        now: datetime,
+        fold: int = 0,
+    ) -> SessionChange:
+        """Re-time a session in the patient's current zone; its old reminders are withdrawn."""
+        with self.db.transaction():
+            patient = self._patient(patient_id)
+            self._own_session(patient_id, session_id)
+            fold = self._check_start(
+                patient_id, local_start, patient.zone, fold, now, moving=session_id
+            )
+            self.session_store.move(session_id, local_start, patient.zone, fold=fold)
+            self._replan(patient_id, now)
+            return self._change(patient_id, self._own_session(patient_id, session_id))
+
+    def cancel_session(self, patient_id: int, session_id: int, now: datetime) -> SessionChange:
+        with self.db.transaction():
+            self._patient(patient_id)
+            session = self._own_session(patient_id, session_id)
+            change = self._change(patient_id, session)
+            self.session_store.cancel(session_id)
+            self.deliveries.cancel_pending(reason=SESSION_CANCELLED, session_id=session_id)
+            self.rides.release(session_id)
+            self._replan(patient_id, now)
+            return change
+
+    def sessions(self, patient_id: int) -> list[Session]:
+        return self.session_store.active(patient_id)
+
+    def session(self, patient_id: int, session_id: int) -> Session | None:
+        session = self.session_store.get(session_id)
+        return session if session is not None and session.patient_id == patient_id else None
+
+    def session_numbering(self, patient_id: int) -> dict[int, tuple[int, int]]:
+        active = self.session_store.active(patient_id)
+        return {s.id: (n, len(active)) for n, s in enumerate(active, start=1)}
+
+    # -- family ------------------------------------------------------------------------------
+
+    def create_invite(self, patient_id: int, now: datetime) -> str:
+        token = secrets.token_urlsafe(32)
+        with self.db.transaction():
+            self._patient(patient_id)
+            self.invites.create(patient_id, token, now, now + self.invite_ttl)
+        return token
+
+    def pending_invites(self, patient_id: int, now: datetime) -> list[Invite]:
+        return self.invites.pending(patient_id, now)
+
+    def revoke_invite(self, patient_id: int, invite_id: int, now: datetime) -> bool:
+        with self.db.transaction():
+            return self.invites.revoke(patient_id, invite_id, now)
+
+    def redeem_invite(
+        self, token: str, chat_id: int, display_name: str, now: datetime
+    ) -> tuple[int, Person]:
+        """A pending link for the patient to approve; the family member gets nothing until then."""
+        with self.db.transaction():
+            invite = self.invites.by_token(token) if _TOKEN.fullmatch(token) else None
+            if invite is None or not invite.usable(now):
+                raise InviteInvalid()
+            patient = self.people.get(invite.patient_id)
+            if patient is None or patient.chat_id == chat_id:
+                raise InviteInvalid()
+            member = self.people.by_chat(chat_id)
+            if member is None:
+                member = self.people.create(chat_id, Role.FAMILY, display_name, patient.zone, now)
+                self.people.set_locale(member.id, patient.locale)
+            else:
+                self.people.set_gone(member.id, False)  # they are talking to us right now
+            link_id = self.links.create_pending(patient.id, member.id, now)
+            self.invites.mark_used(invite.id, now)
+            return link_id, patient
+
+    def approve_link(self, patient_id: int, link_id: int, now: datetime) -> FamilyLink:
+        """Active from ``now``: the family welcome is planned at once."""
+        with self.db.transaction():
+            self._own_link(patient_id, link_id)
+            self.links.approve(link_id, now)
+            self._replan(patient_id, now)
+            approved = self._own_link(patient_id, link_id)
+            assert approved.joined_at is not None
+            return FamilyLink(person=self._get(approved.family_id), joined_at=approved.joined_at)
+
+    def decline_link(self, patient_id: int, link_id: int, now: datetime) -> int:
+        return self.remove_family(patient_id, link_id, now)
+
+    def remove_family(self, patient_id: int, link_id: int, now: datetime) -> int:
+        """Unlink; their queued messages about this patient and their rides go in the same step."""
+        with self.db.transaction():
+            link = self._own_link(patient_id, link_id)
+            self._unlink(link, FAMILY_REMOVED)
+            self._replan(patient_id, now)
+            return link.family_id
+
+    def family(self, patient_id: int) -> list[LinkView]:
+        return self.links.for_patient(patient_id)
+
+    def linked_patients(self, family_person_id: int) -> list[LinkView]:
+        return self.links.of_family(family_person_id)
+
+    def leave(self, family_person_id: int, now: datetime) -> list[int]:
+        with self.db.transaction():
+            links = self.links.of_family(family_person_id)
+            for link in links:
+                self._unlink(link, LEFT)
+                self._replan(link.patient_id, now)
+            return [link.patient_id for link in links]
+
+    def claim_ride(self, family_person_id: int, session_id: int, now: datetime) -> ClaimResult:
+        with self.db.transaction():
+            session = self.session_store.get(session_id)
+            if (
+                session is None
+                or start_instant(session) <= now
+                or not self.links.active_link(session.patient_id, family_person_id)
+            ):
+                return ClaimResult.NOT_ALLOWED
+            if self.rides.claim(session_id, family_person_id, now):
+                return ClaimResult.CLAIMED
+            ride = self.rides.get(session_id)
+            if ride is not None and ride.driver_id == family_person_id:
+                return ClaimResult.ALREADY_YOURS
+            return ClaimResult.TAKEN
+
+    def release_ride(self, family_person_id: int, session_id: int, now: datetime) -> bool:
+        with self.db.transaction():
+            return self.rides.release(session_id, driver_id=family_person_id)
+
+    def driver_for(self, session_id: int) -> Person | None:
+        ride = self.rides.get(session_id)
+        return self.people.get(ride.driver_id) if ride else None
+
+    # -- privacy -----------------------------------------------------------------------------
+
+    def export(self, person_id: int) -> dict[str, Any]:
+        """Everything stored about the person, JSON-ready; other people appear by name only."""
+        state = self.people.state(person_id)
+        if state is None:
+            raise NotAllowed("not_found")
+        person = state.person
+        sessions = []
+        for session, status in self.session_store.all(person_id):
+            driver = self.driver_for(session.id)
+            sessions.append(
+                {
+                    "id": session.id,
+                    "local_start": session.local_start.strftime("%Y-%m-%dT%H:%M"),
+                    "fold": session.local_start.fold,
+                    "zone": session.zone,
+                    "kind": session.kind.value,
+                    "duration_min": _minutes(session.duration),
+                    "status": status,
+                    "driver": driver.display_name if driver else None,
+                }
+            )
+        dialog = self.dialogs.get(person.chat_id)
+        return {
+            "person": {
+                "id": person.id,
+                "chat_id": person.chat_id,
+                "role": person.role.value,
+                "display_name": person.display_name,
+                "zone": person.zone,
+                "locale": person.locale,
+                "wording": person.wording.value,
+                "quiet_hours": (
+                    {"start": f"{person.quiet.start:%H:%M}", "end": f"{person.quiet.end:%H:%M}"}
+                    if person.quiet
+                    else None
+                ),
+                "paused_until": _iso(person.paused_until),
+                "stopped": person.stopped,
+                "gone": state.gone,
+                "created_at": _iso(state.created_at),
+            },
+            "sessions": sessions,
+            "family": [_link_json(link) for link in self.links.for_patient(person_id)],
+            "linked_patients": [_link_json(link) for link in self.links.of_family(person_id)],
+            "invites": [
+                {
+                    "id": invite.id,
+                    "created_at": _iso(invite.created_at),
+                    "expires_at": _iso(invite.expires_at),
+                    "used_at": _iso(invite.used_at),
+                    "revoked_at": _iso(invite.revoked_at),
+                }
+                for invite in self.invites.all(person_id)
+            ],
+            "rides": [
+                {"session_id": ride.session_id, "claimed_at": _iso(ride.claimed_at)}
+                for ride in self.rides.of_driver(person_id)
+            ],
+            "deliveries": [
+                {
+                    "id": item.id,
+                    "message_id": item.message_id,
+                    "session_id": item.session_id,
+                    "due_at": _iso(item.due_at),
+                    "deadline": _iso(item.deadline),
+                    "status": item.status.value,
+                    "reason": item.reason,
+                    "sent_at": _iso(item.sent_at),
+                    "acknowledged_at": _iso(item.acknowledged_at),
+                }
+                for item in self.deliveries.for_person(person_id)
+            ],
+            "dialog": {"step": dialog[0], "data": dialog[1]} if dialog else None,
+        }
+
+    def forget(self, person_id: int, now: datetime) -> None:
+        """Erase every row about the person; the patients they helped are re-planned."""
+        with self.db.transaction():
+            person = self.people.get(person_id)
+            if person is None:
+                return
+            helped = [link.patient_id for link in self.links.of_family(person_id)]
+            self.dialogs.clear(person.chat_id)
+            self.people.delete(person_id)
+            for patient_id in helped:
+                self._replan(patient_id, now)
+
+    # -- internals ---------------------------------------------------------------------------
+
+    def _get(self, person_id: int) -> Person:
+        person = self.people.get(person_id)
+        if person is None:
+            raise NotAllowed("not_found")
+        return person
+
+    def _patient(self, patient_id: int) -> Person:
+        patient = self._get(patient_id)
+        if patient.role is not Role.PATIENT:
+            raise NotAllowed("not_allowed")
+        return patient
+
+    def _own_session(self, patient_id: int, session_id: int) -> Session:
+        session = self.session(patient_id, session_id)
+        if session is None:
+            raise SessionRejected("not_found")
+        return session
+
+    def _own_link(self, patient_id: int, link_id: int) -> LinkView:
+        link = self.links.get(link_id)
+        if link is None or link.patient_id != patient_id:
+            raise NotAllowed("not_found")
+        return link
+
+    def _check_start(
+        self,
+        patient_id: int,
+        local_start: datetime,
+        zone: str,
+        fold: int,
+        now: datetime,
+        *,
+        moving: int | None,
+    ) -> int:
+        """Refuse a start the patient cannot have; the fold to store (0 unless it matters)."""
+        if local_start.tzinfo is not None:
+            raise ValueError("local_start is the wall-clock time the patient typed: naive")
+        try:
+            start = to_utc(local_start, zone, fold=fold)
+        except NonexistentLocalTime as exc:
+            raise SessionRejected("nonexistent", str(exc)) from exc
+        if start <= now:
+            raise SessionRejected("past")
+        if start > now + MAX_AHEAD:
+            raise SessionRejected("too_far")
+        for other in self.session_store.active(patient_id):
+            if other.id != moving and start_instant(other) == start:
+                raise SessionRejected("duplicate")
+        return fold if is_ambiguous(local_start, zone) else 0
+
+    def _change(self, patient_id: int, session: Session) -> SessionChange:
+        ride = self.rides.get(session.id)
+        family = tuple(link.person.id for link in self.links.for_planning(patient_id))
+        return SessionChange(session, family, ride.driver_id if ride else None)
+
+    def _unlink(self, link: LinkView, reason: str) -> None:
+        self.links.remove(link.id)
+        self.deliveries.cancel_pending(
+            reason=reason, recipient_id=link.family_id, patient_id=link.patient_id
+        )
+        self.rides.release_driver(link.family_id, patient_id=link.patient_id)
+
+    def _update(self, person_id: int, now: datetime, change: Callable[[], None]) -> Person:
+        with self.db.transaction():
+            self._get(person_id)
+            change()
+            self._replan_person(person_id, now)
+            return self._get(person_id)
+
+    def _replan_person(self, person_id: int, now: datetime) -> None:
+        """Re-plan every patient whose plan the person is part of: their own, and whom they help."""
+        self._replan(person_id, now)
+        for link in self.links.of_family(person_id):
+            if link.status == ACTIVE:
+                self._replan(link.patient_id, now)
+
+    def _replan(self, patient_id: int, now: datetime) -> None:
+        state = self.people.state(patient_id)
+        if state is None or state.person.role is not Role.PATIENT:
+            return
+        patient = state.person
+        family = self.links.for_planning(patient_id)
+        planned = plan_deliveries(
+            patient, self.session_store.active(patient_id), family, self.timeline, now
+        )
+        if patient.stopped or state.gone:
+            planned = [p for p in planned if p.recipient_id != patient_id]
+        self.deliveries.replace_plan(patient_id, planned)
+
+
+def _check_zone(zone: str) -> None:
+    try:
+        zone_info(zone)
+    except ZoneError as exc:
+        raise ZoneRejected("unknown_zone", str(exc)) from exc
+
+
+def _iso(value: datetime | None) -> str | None:
+    return to_db(value) if value else None
+
+
+def _minutes(duration: timedelta | None) -> int | None:
+    return None if duration is None else int(duration.total_seconds() // 60)
+
+
+def _link_json(link: LinkView) -> dict[str, Any]:
+    return {
+        "id": link.id,
+        "name": link.name,
+        "status": link.status,
+        "created_at": _iso(link.created_at),
+        "joined_at": _iso(link.joined_at),
+    }

@@ -1,0 +1,283 @@
+"""The dispatcher: claim what is due, decide, render, send, record. One row at a time.
+
+Per row the order is claim -> send -> record, never send before the claim is committed: a crash
+in between leaves a ``sending`` row that ``Deliveries.recover_in_flight`` judges at start-up,
+instead of a message sent twice or silently lost.
+
+Logs carry delivery ids, statuses and reason codes only: never text, names or session times.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Protocol
+from zoneinfo import ZoneInfo
+
+from messages import Rendered, Wording
+
+from scheduler.model import Role
+from scheduler.sending import (
+    Button,
+    Failed,
+    OutgoingMessage,
+    RecipientGone,
+    RetryLater,
+    Sender,
+    SendResult,
+    Sent,
+)
+from scheduler.store.db import Database
+from scheduler.store.deliveries import ClaimedDelivery, Deliveries, RenderContext
+from scheduler.timeline import number_sessions
+
+log = logging.getLogger(__name__)
+
+EXPIRED = "expired"
+PAUSED = "paused"
+STOPPED = "stopped"
+RECIPIENT_GONE = "recipient_gone"
+UNLINKED = "unlinked"
+SESSION_CANCELLED = "session_cancelled"
+RENDER_ERROR = "render_error"
+RETRIES_EXHAUSTED = "retries_exhausted"
+
+FIRST_BACKOFF = timedelta(seconds=30)
+MAX_BACKOFF = timedelta(minutes=30)
+MIN_RETRY_DELAY = timedelta(seconds=1)
+# Re-queued rows keep their order behind the postponed one by a microsecond each.
+_TICK = timedelta(microseconds=1)
+
+
+class Renderer(Protocol):
+    """What the dispatcher needs of ``messages.Catalog``."""
+
+    def render_entry(
+        self,
+        locale: str | None,
+        message_id: str,
+        wording: Wording,
+        values: Mapping[str, object],
+        *,
+        with_driver: bool = False,
+    ) -> Rendered: ...
+
+
+@dataclass(frozen=True)
+class DispatchReport:
+    sent: int = 0
+    skipped: int = 0
+    retried: int = 0  # postponed: transient errors and rows waiting behind them
+    failed: int = 0
+    cancelled: int = 0
+    next_due: datetime | None = None
+
+
+def backoff(attempt: int, rng: random.Random) -> timedelta:
+    """30 s, 1 min, 2 min, 4 min ... for attempt 1, 2, 3, 4 ..., plus up to 20 % jitter so rows
+    postponed together do not all come back together; never more than 30 min."""
+    base = FIRST_BACKOFF * (1 << min(max(attempt - 1, 0), 16))
+    return min(base * (1 + rng.uniform(0.0, 0.2)), MAX_BACKOFF)
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        db: Database,
+        catalog: Renderer,
+        sender: Sender,
+        *,
+        crisis_line: str,
+        max_attempts: int = 6,
+        rng: random.Random | None = None,
+    ) -> None:
+        if max_attempts < 1:
+            raise ValueError("max_attempts must be at least 1")
+        self.deliveries = Deliveries(db)
+        self.catalog = catalog
+        self.sender = sender
+        self.crisis_line = crisis_line
+        self.max_attempts = max_attempts
+        self.rng = rng if rng is not None else random.Random()
+
+    def next_due(self) -> datetime | None:
+        """When to wake up next: arm one timer at exactly this instant (None: nothing pending)."""
+        return self.deliveries.next_due()
+
+    async def dispatch_due(self, now: datetime) -> DispatchReport:
+        """Handle every row due at ``now``, in due order, and say what happened.
+
+        Rows are claimed one at a time, each just before its send: a crash (SIGKILL included)
+        then leaves at most one row in ``sending``, the one whose fate is really unknown, and
+        never a batch of rows that were claimed but not yet tried.
+        """
+        counts = {"sent": 0, "skipped": 0, "retried": 0, "failed": 0, "cancelled": 0}
+        # chat_id -> the instant the chat's postponed message is now due; later messages to that
+        # chat in this run wait behind it, so a chat never sees them out of order.
+        held: dict[int, datetime] = {}
+        while claimed := self.deliveries.claim_due(now, limit=1):
+            outcome = await self._handle(claimed[0], now, held)
+            counts[outcome] += 1
+        report = DispatchReport(**counts, next_due=self.deliveries.next_due())
+        if any(counts.values()):
+            log.info(
+                "dispatch: sent=%d skipped=%d retried=%d failed=%d cancelled=%d",
+                report.sent,
+                report.skipped,
+                report.retried,
+                report.failed,
+                report.cancelled,
+            )
+        return report
+
+    async def _handle(self, row: ClaimedDelivery, now: datetime, held: dict[int, datetime]) -> str:
+        store = self.deliveries
+        if now >= row.deadline:
+            return self._skip(row, EXPIRED)
+        ctx = store.render_context(row.id)
+        if ctx is None:  # erased between claim and now: nothing left to record
+            log.info("delivery %d: gone from the store before sending", row.id)
+            return "cancelled"
+        refusal = _refusal(ctx, row, now)
+        if refusal is not None:
+            status, reason = refusal
+            return self._skip(row, reason) if status == "skipped" else self._cancel(row, reason)
+        if ctx.chat_id in held:
+            return self._requeue_behind(row, held, ctx.chat_id)
+        try:
+            message = self._message(row, ctx, now)
+        except (KeyError, ValueError) as exc:
+            log.error("delivery %d: cannot render (%s)", row.id, type(exc).__name__)
+            store.record_failed(row.id, RENDER_ERROR)
+            return "failed"
+        try:
+            result: SendResult = await self.sender.send(message)
+        except Exception as exc:  # a sender bug must not stop the queue
+            # Only the type: an exception's message may carry text or a token-bearing URL.
+            log.warning("delivery %d: sender raised %s", row.id, type(exc).__name__)
+            result = RetryLater(reason=f"exception:{type(exc).__name__}")
+        return self._record(row, ctx, result, now, held)
+
+    def _record(
+        self,
+        row: ClaimedDelivery,
+        ctx: RenderContext,
+        result: SendResult,
+        now: datetime,
+        held: dict[int, datetime],
+    ) -> str:
+        store = self.deliveries
+        match result:
+            case Sent(message_ref=ref):
+                store.record_sent(row.id, now=now, message_ref=ref)
+                log.info("delivery %d: sent", row.id)
+                return "sent"
+            case RecipientGone(reason=reason):
+                cancelled = store.record_recipient_gone(row.id, row.recipient_id, RECIPIENT_GONE)
+                log.info(
+                    "delivery %d: recipient %d gone (%s); %d pending cancelled",
+                    row.id,
+                    row.recipient_id,
+                    reason,
+                    cancelled,
+                )
+                return "failed"
+            case RetryLater(reason=reason, after=after):
+                return self._retry(row, ctx, reason, after, now, held)
+            case Failed(reason=reason):
+                store.record_failed(row.id, reason)
+                log.warning("delivery %d: failed (%s)", row.id, reason)
+                return "failed"
+        raise AssertionError(f"unknown send result {type(result).__name__}")  # pragma: no cover
+
+    def _retry(
+        self,
+        row: ClaimedDelivery,
+        ctx: RenderContext,
+        reason: str,
+        after: timedelta | None,
+        now: datetime,
+        held: dict[int, datetime],
+    ) -> str:
+        store = self.deliveries
+        if row.attempts >= self.max_attempts:
+            store.record_failed(row.id, f"{RETRIES_EXHAUSTED}:{reason}")
+            log.warning("delivery %d: failed after %d attempts", row.id, row.attempts)
+            return "failed"
+        delay = after if after is not None else backoff(row.attempts, self.rng)
+        # Never "due now": this run would claim it again at once and spin through its attempts.
+        due = now + max(delay, MIN_RETRY_DELAY)
+        if due >= row.deadline:
+            return self._skip(row, EXPIRED)
+        store.record_retry(row.id, due_at=due, reason=reason)
+        held[ctx.chat_id] = due
+        log.info("delivery %d: retry %d (%s)", row.id, row.attempts, reason)
+        return "retried"
+
+    def _requeue_behind(self, row: ClaimedDelivery, held: dict[int, datetime], chat_id: int) -> str:
+        due = max(held[chat_id] + _TICK, row.due_at)
+        if due >= row.deadline:
+            return self._skip(row, EXPIRED)
+        self.deliveries.record_retry(row.id, due_at=due, reason="behind", count_attempt=False)
+        held[chat_id] = due
+        log.info("delivery %d: waits behind an earlier message to its chat", row.id)
+        return "retried"
+
+    def _skip(self, row: ClaimedDelivery, reason: str) -> str:
+        self.deliveries.record_skipped(row.id, reason)
+        log.info("delivery %d: skipped (%s)", row.id, reason)
+        return "skipped"
+
+    def _cancel(self, row: ClaimedDelivery, reason: str) -> str:
+        self.deliveries.record_cancelled(row.id, reason)
+        log.info("delivery %d: cancelled (%s)", row.id, reason)
+        return "cancelled"
+
+    def _message(self, row: ClaimedDelivery, ctx: RenderContext, now: datetime) -> OutgoingMessage:
+        values: dict[str, object] = {"crisis_line": self.crisis_line}
+        numbered = number_sessions(ctx.series)
+        slot = next(
+            (item for item in numbered if ctx.session and item.session.id == ctx.session.id),
+            None,
+        )
+        if slot is not None:
+            local_start = slot.start.astimezone(ZoneInfo(ctx.zone))
+            values.update(
+                session_date=local_start,
+                session_time=local_start,
+                session_number=slot.number,
+                series_length=len(numbered),
+            )
+        with_driver = ctx.driver_name is not None
+        if ctx.driver_name is not None:
+            values["driver_name"] = ctx.driver_name
+        rendered = self.catalog.render_entry(
+            ctx.locale, row.message_id, ctx.wording, values, with_driver=with_driver
+        )
+        return OutgoingMessage(
+            delivery_id=row.id,
+            chat_id=ctx.chat_id,
+            text=rendered.text,
+            buttons=tuple(
+                Button(action=action, ref=row.id, label=label) for action, label in rendered.buttons
+            ),
+            protect_content=ctx.role is Role.FAMILY,
+        )
+
+
+def _refusal(ctx: RenderContext, row: ClaimedDelivery, now: datetime) -> tuple[str, str] | None:
+    """Why this row must not be sent now, as (status, reason); None when it may go."""
+    if ctx.gone:
+        return "cancelled", RECIPIENT_GONE
+    if ctx.stopped:
+        return "cancelled", STOPPED
+    if not ctx.linked:
+        return "cancelled", UNLINKED
+    if row.session_id is not None and not ctx.session_active:
+        return "cancelled", SESSION_CANCELLED
+    if ctx.paused_until is not None and ctx.paused_until > now and not row.urgent:
+        return "skipped", PAUSED
+    return None

@@ -1,0 +1,248 @@
+"""Wall-clock time in IANA zones: the one place that knows about DST gaps, folds and quiet hours.
+
+Two ways to turn a local time into an instant, on purpose:
+
+* ``to_utc`` is for what a person typed (a session's start). A time that does not exist is an
+  error the person must see, and an ambiguous one takes the ``fold`` they confirmed.
+* ``resolve_wall_clock`` is for times the catalog derives ("the evening before at 20:00"): they
+  must always land somewhere, so it takes the first moment the recipient's clock reads that time
+  or later on that date (a time in a spring-forward gap becomes the end of the gap, an ambiguous
+  fall-back time its first occurrence).
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+import re
+from datetime import UTC, date, datetime, time, timedelta, timezone
+from functools import lru_cache
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+
+from scheduler.model import QuietHours
+
+_WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+_MONTHS = (
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+)
+# Names that load on some machines but are not places: the server's own zone, tzcode internals,
+# and the leap-second ("right/") variants whose clocks disagree with everyone's phone.
+_NOT_PLACES = frozenset({"localtime", "posixrules", "Factory"})
+_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_+-]*(?:/[A-Za-z0-9_+-]+)*$")
+
+
+class ZoneError(ValueError):
+    """A time zone name that is not a usable IANA zone; the message suggests a close match."""
+
+
+class NonexistentLocalTime(ValueError):
+    """A wall-clock time skipped by a spring-forward change; the message explains the jump."""
+
+    def __init__(self, local: datetime, zone: str, gap_start: datetime, gap_end: datetime) -> None:
+        self.local = local
+        self.zone = zone
+        self.gap_start = gap_start  # naive wall time the clocks jump from
+        self.gap_end = gap_end  # naive wall time the clocks jump to
+        if gap_start.date() == gap_end.date():
+            jump = f"clocks jump from {gap_start:%H:%M} to {gap_end:%H:%M}"
+        else:
+            jump = (
+                f"clocks jump from {gap_start:%H:%M} on {long_date(gap_start.date())} "
+                f"to {gap_end:%H:%M} on {long_date(gap_end.date())}"
+            )
+        super().__init__(
+            f"{local:%H:%M} does not exist on {long_date(local.date())} in {zone}: {jump}"
+        )
+
+
+def long_date(day: date) -> str:
+    """English, locale-independent: 'Sunday 29 March 2026' (for operator and error messages)."""
+    return f"{_WEEKDAYS[day.weekday()]} {day.day} {_MONTHS[day.month - 1]} {day.year}"
+
+
+def zone_info(name: str) -> ZoneInfo:
+    """The zone for an IANA name like ``Europe/Berlin``; ``ZoneError`` for anything else."""
+    if not isinstance(name, str) or not _NAME.match(name) or name in _NOT_PLACES:
+        raise ZoneError(_unknown_zone(name))
+    if name.startswith(("posix/", "right/")):
+        raise ZoneError(_unknown_zone(name))
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, OSError) as exc:
+        raise ZoneError(_unknown_zone(name)) from exc
+
+
+def _unknown_zone(name: object) -> str:
+    hint = "use an IANA name like Europe/Berlin or America/New_York"
+    if isinstance(name, str) and name:
+        close = difflib.get_close_matches(name, _known_zone_names(), n=1, cutoff=0.75)
+        if close:
+            hint = f"did you mean {close[0]}?"
+    return f"unknown time zone {name!r}: {hint}"
+
+
+@lru_cache(maxsize=1)
+def _known_zone_names() -> tuple[str, ...]:
+    return tuple(sorted(available_timezones() - _NOT_PLACES))
+
+
+def _require_naive(local: datetime) -> None:
+    if local.tzinfo is not None:
+        raise ValueError(f"expected a naive wall-clock time, got {local.isoformat()}")
+
+
+def _require_aware(instant: datetime) -> None:
+    if instant.tzinfo is None or instant.utcoffset() is None:
+        raise ValueError(f"expected an aware instant, got naive {instant.isoformat()}")
+
+
+def _gap(local: datetime, zi: ZoneInfo) -> tuple[datetime, datetime, datetime] | None:
+    """(transition UTC, wall time jumped from, wall time jumped to) if ``local`` is in a gap."""
+    first = local.replace(tzinfo=zi, fold=0)
+    back = first.astimezone(UTC).astimezone(zi).replace(tzinfo=None, fold=0)
+    if back == local.replace(fold=0):
+        return None
+    # In a gap zoneinfo reads fold=0 with the offset before the change and fold=1 with the one
+    # after, so the change lies between those two readings: find it to the second.
+    lo = math.floor(local.replace(tzinfo=zi, fold=1).timestamp())
+    hi = math.ceil(first.timestamp())
+    lo, hi = min(lo, hi), max(lo, hi)
+    before = datetime.fromtimestamp(lo, zi).utcoffset()
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if datetime.fromtimestamp(mid, zi).utcoffset() == before:
+            lo = mid
+        else:
+            hi = mid
+    transition = datetime.fromtimestamp(hi, UTC)
+    assert before is not None
+    jumped_from = transition.astimezone(timezone(before)).replace(tzinfo=None)
+    jumped_to = transition.astimezone(zi).replace(tzinfo=None, fold=0)
+    return transition, jumped_from, jumped_to
+
+
+def to_utc(local: datetime, zone: str, fold: int = 0) -> datetime:
+    """A naive wall-clock time in ``zone`` as an aware UTC instant.
+
+    Raises ``NonexistentLocalTime`` for a time in a spring-forward gap; an ambiguous fall-back
+    time is read as its first (``fold=0``) or second (``fold=1``) occurrence.
+    """
+    _require_naive(local)
+    if fold not in (0, 1):
+        raise ValueError(f"fold must be 0 or 1, got {fold}")
+    zi = zone_info(zone)
+    gap = _gap(local, zi)
+    if gap is not None:
+        raise NonexistentLocalTime(local, zone, gap[1], gap[2])
+    return local.replace(tzinfo=zi, fold=fold).astimezone(UTC)
+
+
+def is_nonexistent(local: datetime, zone: str) -> bool:
+    """True if the wall-clock time is skipped in ``zone`` (spring-forward gap)."""
+    _require_naive(local)
+    return _gap(local, zone_info(zone)) is not None
+
+
+def is_ambiguous(local: datetime, zone: str) -> bool:
+    """True if the wall-clock time happens twice in ``zone`` (fall-back fold)."""
+    _require_naive(local)
+    zi = zone_info(zone)
+    first = local.replace(tzinfo=zi, fold=0).utcoffset()
+    second = local.replace(tzinfo=zi, fold=1).utcoffset()
+    return first != second and _gap(local, zi) is None
+
+
+def offset_label(offset: timedelta) -> str:
+    """``UTC+02:00``, ``UTC-05:00``, ``UTC+05:45``; seconds only for historical offsets."""
+    total = int(offset.total_seconds())
+    sign = "-" if total < 0 else "+"
+    hours, rest = divmod(abs(total), 3600)
+    minutes, seconds = divmod(rest, 60)
+    label = f"UTC{sign}{hours:02d}:{minutes:02d}"
+    return f"{label}:{seconds:02d}" if seconds else label
+
+
+def utc_offset_label(local: datetime, zone: str, fold: int = 0) -> str:
+    """The offset the wall-clock time has in ``zone`` (after picking ``fold``), as a label."""
+    instant = to_utc(local, zone, fold)
+    offset = instant.astimezone(zone_info(zone)).utcoffset()
+    assert offset is not None
+    return offset_label(offset)
+
+
+def instant_offset_label(instant: datetime, zone: str) -> str:
+    """The offset ``zone`` has at an aware instant, as a label."""
+    _require_aware(instant)
+    offset = instant.astimezone(zone_info(zone)).utcoffset()
+    assert offset is not None
+    return offset_label(offset)
+
+
+def resolve_wall_clock(local: datetime, zone: str) -> datetime:
+    """The first moment the clock in ``zone`` reads ``local`` or later on that date, as UTC.
+
+    Never raises for gaps: a skipped time becomes the end of the gap (02:30 on a 02:00->03:00
+    night is 03:00); an ambiguous time is its first occurrence.
+    """
+    _require_naive(local)
+    zi = zone_info(zone)
+    gap = _gap(local, zi)
+    if gap is not None:
+        return gap[0]
+    return local.replace(tzinfo=zi, fold=0).astimezone(UTC)
+
+
+def wall_clock_offset(anchor: datetime, days: int, clock: time, zone: str) -> datetime:
+    """``clock`` on the date ``days`` after the anchor's local date in ``zone``, as UTC.
+
+    "The evening before at 20:00" is ``days=-1, clock=20:00``: DST never moves it, and a family
+    member in another zone gets it at 20:00 on their own clock.
+    """
+    _require_aware(anchor)
+    local_date = anchor.astimezone(zone_info(zone)).date() + timedelta(days=days)
+    return resolve_wall_clock(datetime.combine(local_date, clock), zone)
+
+
+def quiet_period_end(instant: datetime, quiet: QuietHours | None, zone: str) -> datetime | None:
+    """The UTC end of the quiet period in ``zone`` that contains ``instant``, or None if outside.
+
+    ``start > end`` crosses midnight; ``start == end`` (or ``quiet is None``) means no quiet hours.
+    The period is judged by what the clock reads, so on a fall-back night the repeated hour is
+    quiet twice, and the end is the next time the clock reads ``end`` after ``instant``.
+    """
+    _require_aware(instant)
+    if quiet is None or quiet.start == quiet.end:
+        return None
+    zi = zone_info(zone)
+    local = instant.astimezone(zi)
+    now_clock = local.time()
+    today = local.date()
+    if quiet.start < quiet.end:
+        if not quiet.start <= now_clock < quiet.end:
+            return None
+        end_date = today
+    elif now_clock >= quiet.start:
+        end_date = today + timedelta(days=1)
+    elif now_clock < quiet.end:
+        end_date = today
+    else:
+        return None
+    end_local = datetime.combine(end_date, quiet.end)
+    if _gap(end_local, zi) is not None:
+        return resolve_wall_clock(end_local, zone)
+    first = end_local.replace(tzinfo=zi, fold=0).astimezone(UTC)
+    if first > instant:
+        return first
+    # The instant is in the repeated hour and the period ends later in that same hour.
+    return end_local.replace(tzinfo=zi, fold=1).astimezone(UTC)

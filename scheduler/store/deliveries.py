@@ -1,0 +1,508 @@
+"""The deliveries table: the one record of what must be sent, and what became of it.
+
+It works like an outbox. The planner's output is written by ``replace_plan``; a dispatcher claims
+due rows (``pending`` -> ``sending``) under the write lock, records the attempt before it sends,
+and writes the outcome back. A row is therefore always in exactly one state, and a crash between
+claim and outcome leaves a ``sending`` row for ``recover_in_flight`` to judge.
+
+Every method runs in ``db.transaction()``, which is re-entrant: a domain call can wrap several of
+them (re-plan plus cancel, say) in one atomic unit.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from messages import Wording
+
+from scheduler.model import DeliveryStatus, Kind, PlannedDelivery, Role, Session
+from scheduler.store.db import Database, from_db, to_db
+
+SNOOZE_MARK = ":snooze@"  # a snoozed copy's key is f"{root key}{SNOOZE_MARK}{due instant}"
+RECOVERED = "recovered"  # reason on a row that recover_in_flight already put back once
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One row of the table, as stored."""
+
+    id: int
+    key: str
+    patient_id: int
+    recipient_id: int
+    session_id: int | None
+    message_id: str
+    due_at: datetime
+    deadline: datetime
+    urgent: bool
+    status: DeliveryStatus
+    reason: str | None
+    planned_skip: bool
+    attempts: int
+    claimed_at: datetime | None
+    sent_at: datetime | None
+    message_ref: int | None
+    acknowledged_at: datetime | None
+
+
+@dataclass(frozen=True)
+class ClaimedDelivery:
+    """A row this dispatcher now owns (status ``sending``); ``attempts`` includes this one."""
+
+    id: int
+    key: str
+    patient_id: int
+    recipient_id: int
+    session_id: int | None
+    message_id: str
+    due_at: datetime
+    deadline: datetime
+    urgent: bool
+    attempts: int
+
+
+@dataclass(frozen=True)
+class RenderContext:
+    """What the dispatcher needs to decide on and render one delivery, read fresh before sending.
+
+    ``series`` is the patient's active sessions (in no order: numbering them is the planner's
+    rule, ``scheduler.timeline.number_sessions``); ``session`` is the delivery's own session
+    (for series-wide messages the first or last one), ``None`` for the family welcome.
+    """
+
+    delivery_id: int
+    recipient_id: int
+    chat_id: int
+    role: Role
+    zone: str
+    locale: str
+    wording: Wording
+    paused_until: datetime | None
+    stopped: bool
+    gone: bool
+    linked: bool  # the recipient is the patient, or a family member with an active link
+    session: Session | None
+    session_active: bool  # False when the session was cancelled after the row was claimed
+    driver_name: str | None  # display name of the family member who claimed the ride
+    series: tuple[Session, ...]
+
+
+@dataclass(frozen=True)
+class Recovery:
+    requeued: int  # urgent rows put back to pending
+    unknown: int  # rows whose outcome is now recorded as unknown
+
+
+_COLUMNS = (
+    "id, key, patient_id, recipient_id, session_id, message_id, due_at, deadline, urgent, "
+    "status, reason, planned_skip, attempts, claimed_at, sent_at, message_ref, acknowledged_at"
+)
+
+
+class Deliveries:
+    """Repository for the ``deliveries`` table."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    # -- planning --------------------------------------------------------------------------
+
+    def replace_plan(self, patient_id: int, planned: Sequence[PlannedDelivery]) -> None:
+        """Make the stored plan of one patient equal to ``planned``, keeping history.
+
+        Deletes the patient's ``pending`` rows and planner-made skips, then inserts the plan with
+        ``ON CONFLICT(key) DO NOTHING``: a key already sent, sending, skipped by the dispatcher,
+        failed or unknown is never written twice. A ``cancelled`` row whose key the planner asks
+        for again is revived with the new plan's values: cancelling happens when a person stops
+        or leaves, and a planner that includes them again means they came back (the dispatcher
+        re-checks stop/gone/link before every send, so a revival can never reach someone who
+        opted out). Snoozed copies stay while their root key is still in the plan.
+        """
+        for item in planned:
+            if item.patient_id != patient_id:
+                raise ValueError(f"delivery {item.key!r} belongs to another patient")
+            if item.status not in (DeliveryStatus.PENDING, DeliveryStatus.SKIPPED):
+                raise ValueError(f"delivery {item.key!r}: a plan holds pending or skipped rows")
+        keys = {item.key for item in planned}
+        with self.db.transaction() as conn:
+            conn.execute(
+                "DELETE FROM deliveries WHERE patient_id = ? AND ("
+                " (status = 'pending' AND instr(key, ?) = 0)"
+                " OR (status = 'skipped' AND planned_skip = 1))",
+                (patient_id, SNOOZE_MARK),
+            )
+            conn.executemany(
+                "INSERT INTO deliveries (key, patient_id, recipient_id, session_id, message_id,"
+                " due_at, deadline, urgent, status, reason, planned_skip)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                " ON CONFLICT(key) DO UPDATE SET"
+                " recipient_id = excluded.recipient_id, session_id = excluded.session_id,"
+                " message_id = excluded.message_id, due_at = excluded.due_at,"
+                " deadline = excluded.deadline, urgent = excluded.urgent,"
+                " status = excluded.status, reason = excluded.reason,"
+                " planned_skip = excluded.planned_skip, attempts = 0, claimed_at = NULL"
+                " WHERE deliveries.status = 'cancelled'",
+                (_plan_row(item) for item in planned),
+            )
+            snoozed = conn.execute(
+                "SELECT id, key FROM deliveries"
+                " WHERE patient_id = ? AND status = 'pending' AND instr(key, ?) > 0",
+                (patient_id, SNOOZE_MARK),
+            ).fetchall()
+            orphans = [(row["id"],) for row in snoozed if _root_key(row["key"]) not in keys]
+            conn.executemany("DELETE FROM deliveries WHERE id = ?", orphans)
+
+    def cancel_pending(
+        self,
+        *,
+        reason: str,
+        session_id: int | None = None,
+        recipient_id: int | None = None,
+        patient_id: int | None = None,
+    ) -> int:
+        """Withdraw pending rows matching every filter given; returns how many were cancelled."""
+        filters: list[str] = []
+        params: list[object] = [reason]
+        for column, value in (
+            ("session_id", session_id),
+            ("recipient_id", recipient_id),
+            ("patient_id", patient_id),
+        ):
+            if value is not None:
+                filters.append(f"{column} = ?")
+                params.append(value)
+        if not filters:
+            raise ValueError("cancel_pending needs a session_id, recipient_id or patient_id")
+        where = " AND ".join(filters)
+        with self.db.transaction() as conn:
+            cursor = conn.execute(
+                "UPDATE deliveries SET status = 'cancelled', reason = ?"  # noqa: S608
+                f" WHERE status = 'pending' AND {where}",
+                params,
+            )
+            return cursor.rowcount
+
+    def stop_recipient(self, recipient_id: int, reason: str) -> int:
+        """Cancel everything still pending for one person (stop, removal, gone)."""
+        return self.cancel_pending(reason=reason, recipient_id=recipient_id)
+
+    # -- dispatching -----------------------------------------------------------------------
+
+    def claim_due(self, now: datetime, limit: int = 50) -> list[ClaimedDelivery]:
+        """Move up to ``limit`` due pending rows to ``sending`` and return them in due order.
+
+        One ``UPDATE ... RETURNING`` under ``BEGIN IMMEDIATE``: the write lock is held from the
+        choice of rows to their new status, so two dispatchers on the same file (two
+        connections or two processes) can never claim the same row.
+        """
+        with self.db.transaction() as conn:
+            rows = conn.execute(
+                "UPDATE deliveries SET status = 'sending', attempts = attempts + 1,"
+                " claimed_at = ?"
+                " WHERE id IN (SELECT id FROM deliveries"
+                "   WHERE status = 'pending' AND due_at <= ? ORDER BY due_at, id LIMIT ?)"
+                " AND status = 'pending'"
+                " RETURNING id, key, patient_id, recipient_id, session_id, message_id,"
+                " due_at, deadline, urgent, attempts",
+                (to_db(now), to_db(now), limit),
+            ).fetchall()
+        claimed = [
+            ClaimedDelivery(
+                id=row["id"],
+                key=row["key"],
+                patient_id=row["patient_id"],
+                recipient_id=row["recipient_id"],
+                session_id=row["session_id"],
+                message_id=row["message_id"],
+                due_at=from_db(row["due_at"]),
+                deadline=from_db(row["deadline"]),
+                urgent=bool(row["urgent"]),
+                attempts=row["attempts"],
+            )
+            for row in rows
+        ]
+        # RETURNING order is unspecified; the dispatcher relies on due order.
+        claimed.sort(key=lambda item: (item.due_at, item.id))
+        return claimed
+
+    def next_due(self) -> datetime | None:
+        """The earliest pending instant; an index seek on ``deliveries_due``."""
+        row = self.db.conn.execute(
+            "SELECT due_at FROM deliveries WHERE status = 'pending' ORDER BY due_at LIMIT 1"
+        ).fetchone()
+        return None if row is None else from_db(row["due_at"])
+
+    def record_sent(self, delivery_id: int, *, now: datetime, message_ref: int | None) -> bool:
+        return self._finish(
+            delivery_id,
+            "status = 'sent', reason = NULL, sent_at = ?, message_ref = ?",
+            (to_db(now), message_ref),
+        )
+
+    def record_skipped(self, delivery_id: int, reason: str) -> bool:
+        return self._finish(delivery_id, "status = 'skipped', reason = ?", (reason,))
+
+    def record_failed(self, delivery_id: int, reason: str) -> bool:
+        return self._finish(delivery_id, "status = 'failed', reason = ?", (reason,))
+
+    def record_cancelled(self, delivery_id: int, reason: str) -> bool:
+        return self._finish(delivery_id, "status = 'cancelled', reason = ?", (reason,))
+
+    def record_unknown(self, delivery_id: int, reason: str) -> bool:
+        return self._finish(delivery_id, "status = 'unknown', reason = ?", (reason,))
+
+    def record_retry(
+        self, delivery_id: int, *, due_at: datetime, reason: str, count_attempt: bool = True
+    ) -> bool:
+        """Back to ``pending`` at ``due_at``; the deadline stays.
+
+        ``count_attempt=False`` re-queues a row that was claimed but never tried (it waits behind
+        an earlier message to the same chat), so it does not use up an attempt. A row that
+        recovery already put back keeps that mark, so a crash loop still ends in ``unknown``.
+        """
+        attempts = "attempts" if count_attempt else "max(attempts - 1, 0)"
+        return self._finish(
+            delivery_id,
+            f"status = 'pending', due_at = ?, attempts = {attempts},"
+            f" reason = CASE WHEN reason = '{RECOVERED}' THEN reason ELSE ? END",
+            (to_db(due_at), reason),
+        )
+
+    def record_recipient_gone(self, delivery_id: int, recipient_id: int, reason: str) -> int:
+        """The platform says the person is unreachable for good: fail this row, mark the person
+        ``gone`` and cancel their other pending rows, atomically. Returns how many were cancelled.
+        """
+        with self.db.transaction() as conn:
+            self._finish(delivery_id, "status = 'failed', reason = ?", (reason,))
+            conn.execute("UPDATE people SET gone = 1 WHERE id = ?", (recipient_id,))
+            return self.cancel_pending(reason="recipient_gone", recipient_id=recipient_id)
+
+    def recover_in_flight(self, now: datetime) -> Recovery:
+        """Judge rows a crash left in ``sending``; call once at start-up, before dispatching.
+
+        Such a row may or may not have reached the person. Policy:
+
+        * urgent and still before its deadline, and not recovered before: back to ``pending``
+          at ``now`` (reason ``recovered``). A duplicate "don't drive" is harmless; a missing
+          one is not.
+        * everything else: ``unknown``, never resent. A duplicate reminder is noise, and a row
+          that already came back once and crashed again may be what crashes the process.
+
+        It takes every ``sending`` row, so no other dispatcher may be using the file meanwhile.
+        """
+        with self.db.transaction() as conn:
+            requeued = conn.execute(
+                "UPDATE deliveries SET status = 'pending', due_at = ?, reason = ?"
+                " WHERE status = 'sending' AND urgent = 1 AND deadline > ?"
+                " AND (reason IS NULL OR reason != ?)",
+                (to_db(now), RECOVERED, to_db(now), RECOVERED),
+            ).rowcount
+            unknown = conn.execute(
+                "UPDATE deliveries SET status = 'unknown', reason = 'crashed_while_sending'"
+                " WHERE status = 'sending'"
+            ).rowcount
+        return Recovery(requeued=requeued, unknown=unknown)
+
+    def render_context(self, delivery_id: int) -> RenderContext | None:
+        """Fresh recipient, session, ride and series data for one delivery, or ``None`` when the
+        row or its recipient no longer exists (erased meanwhile)."""
+        conn = self.db.conn
+        row = conn.execute(
+            "SELECT d.id, d.recipient_id, d.patient_id, p.chat_id, p.role, p.zone, p.locale,"
+            " p.wording, p.paused_until, p.stopped, p.gone,"
+            " d.session_id, s.status AS session_status, driver.display_name AS driver_name,"
+            " (d.recipient_id = d.patient_id OR EXISTS (SELECT 1 FROM family_links f"
+            "   WHERE f.patient_id = d.patient_id AND f.family_id = d.recipient_id"
+            "   AND f.status = 'active')) AS linked"
+            " FROM deliveries d JOIN people p ON p.id = d.recipient_id"
+            " LEFT JOIN sessions s ON s.id = d.session_id"
+            " LEFT JOIN rides r ON r.session_id = d.session_id"
+            " LEFT JOIN people driver ON driver.id = r.driver_id"
+            " WHERE d.id = ?",
+            (delivery_id,),
+        ).fetchone()
+        if row is None:
+            return None
+        series = conn.execute(
+            "SELECT id, patient_id, local_start, fold, zone, kind, duration_min FROM sessions"
+            " WHERE patient_id = ? AND status = 'active'",
+            (row["patient_id"],),
+        ).fetchall()
+        session = None
+        if row["session_id"] is not None:
+            session = _session(
+                conn.execute(
+                    "SELECT id, patient_id, local_start, fold, zone, kind, duration_min"
+                    " FROM sessions WHERE id = ?",
+                    (row["session_id"],),
+                ).fetchone()
+            )
+        return RenderContext(
+            delivery_id=row["id"],
+            recipient_id=row["recipient_id"],
+            chat_id=row["chat_id"],
+            role=Role(row["role"]),
+            zone=row["zone"],
+            locale=row["locale"],
+            wording=Wording(row["wording"]),
+            paused_until=_instant(row["paused_until"]),
+            stopped=bool(row["stopped"]),
+            gone=bool(row["gone"]),
+            linked=bool(row["linked"]),
+            session=session,
+            session_active=row["session_status"] == "active",
+            driver_name=row["driver_name"],
+            series=tuple(_session(item) for item in series),
+        )
+
+    # -- for the bot -----------------------------------------------------------------------
+
+    def get(self, delivery_id: int) -> Delivery | None:
+        row = self.db.conn.execute(
+            f"SELECT {_COLUMNS} FROM deliveries WHERE id = ?",  # noqa: S608
+            (delivery_id,),
+        ).fetchone()
+        return None if row is None else _delivery(row)
+
+    def acknowledge(self, recipient_id: int, delivery_id: int, now: datetime) -> bool:
+        """Record the "got it" tap on a sent message; only its own recipient may. A second tap
+        keeps the first instant and still answers True."""
+        with self.db.transaction() as conn:
+            cursor = conn.execute(
+                "UPDATE deliveries SET acknowledged_at = coalesce(acknowledged_at, ?)"
+                " WHERE id = ? AND recipient_id = ? AND status = 'sent'",
+                (to_db(now), delivery_id, recipient_id),
+            )
+            return cursor.rowcount == 1
+
+    def snooze(
+        self, recipient_id: int, delivery_id: int, delay: timedelta, now: datetime
+    ) -> datetime | None:
+        """Send a sent message again at ``now + delay``; returns that instant.
+
+        ``None`` when the row is not this recipient's sent message or the new instant is not
+        before its deadline: a reminder is never snoozed past its relevance. Snoozing again
+        replaces the copy still pending, so a double tap never sends twice.
+        """
+        due = now + delay
+        with self.db.transaction() as conn:
+            row = conn.execute(
+                f"SELECT {_COLUMNS} FROM deliveries"  # noqa: S608
+                " WHERE id = ? AND recipient_id = ? AND status = 'sent'",
+                (delivery_id, recipient_id),
+            ).fetchone()
+            if row is None:
+                return None
+            original = _delivery(row)
+            if due >= original.deadline:
+                return None
+            root = _root_key(original.key)
+            prefix = root + SNOOZE_MARK
+            conn.execute(
+                "DELETE FROM deliveries WHERE key >= ? AND key < ? AND status = 'pending'",
+                (prefix, _prefix_end(prefix)),
+            )
+            conn.execute(
+                "INSERT INTO deliveries (key, patient_id, recipient_id, session_id, message_id,"
+                " due_at, deadline, urgent, status)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'pending') ON CONFLICT(key) DO NOTHING",
+                (
+                    prefix + to_db(due),
+                    original.patient_id,
+                    original.recipient_id,
+                    original.session_id,
+                    original.message_id,
+                    to_db(due),
+                    to_db(original.deadline),
+                    int(original.urgent),
+                ),
+            )
+        return due
+
+    def for_person(self, person_id: int) -> list[Delivery]:
+        """Every row addressed to one person, in due order (for /export)."""
+        rows = self.db.conn.execute(
+            f"SELECT {_COLUMNS} FROM deliveries"  # noqa: S608
+            " WHERE recipient_id = ? ORDER BY due_at, id",
+            (person_id,),
+        ).fetchall()
+        return [_delivery(row) for row in rows]
+
+    # -- internals -------------------------------------------------------------------------
+
+    def _finish(self, delivery_id: int, assignments: str, params: Iterable[object]) -> bool:
+        """Apply an outcome to a row this dispatcher holds; False when it no longer does."""
+        with self.db.transaction() as conn:
+            cursor = conn.execute(
+                f"UPDATE deliveries SET {assignments}"  # noqa: S608
+                " WHERE id = ? AND status = 'sending'",
+                (*params, delivery_id),
+            )
+            return cursor.rowcount == 1
+
+
+def _plan_row(item: PlannedDelivery) -> tuple[object, ...]:
+    skipped = item.status is DeliveryStatus.SKIPPED
+    return (
+        item.key,
+        item.patient_id,
+        item.recipient_id,
+        item.session_id,
+        item.message_id,
+        to_db(item.due_at),
+        to_db(item.deadline),
+        int(item.urgent),
+        item.status.value,
+        item.reason,
+        int(skipped),
+    )
+
+
+def _root_key(key: str) -> str:
+    return key.split(SNOOZE_MARK, 1)[0]
+
+
+def _prefix_end(prefix: str) -> str:
+    """The smallest string after every string starting with ``prefix`` (an index range scan)."""
+    return prefix[:-1] + chr(ord(prefix[-1]) + 1)
+
+
+def _session(row: sqlite3.Row) -> Session:
+    duration = row["duration_min"]
+    return Session(
+        id=row["id"],
+        patient_id=row["patient_id"],
+        local_start=datetime.fromisoformat(row["local_start"]).replace(fold=row["fold"]),
+        zone=row["zone"],
+        kind=Kind(row["kind"]),
+        duration=None if duration is None else timedelta(minutes=duration),
+    )
+
+
+def _instant(text: str | None) -> datetime | None:
+    return None if text is None else from_db(text)
+
+
+def _delivery(row: sqlite3.Row) -> Delivery:
+    return Delivery(
+        id=row["id"],
+        key=row["key"],
+        patient_id=row["patient_id"],
+        recipient_id=row["recipient_id"],
+        session_id=row["session_id"],
+        message_id=row["message_id"],
+        due_at=from_db(row["due_at"]),
+        deadline=from_db(row["deadline"]),
+        urgent=bool(row["urgent"]),
+        status=DeliveryStatus(row["status"]),
+        reason=row["reason"],
+        planned_skip=bool(row["planned_skip"]),
+        attempts=row["attempts"],
+        claimed_at=_instant(row["claimed_at"]),
+        sent_at=_instant(row["sent_at"]),
+        message_ref=row["message_ref"],
+        acknowledged_at=_instant(row["acknowledged_at"]),
+    )

@@ -1,0 +1,198 @@
+"""The planner: sessions + timeline + recipients + ``now`` -> the deliveries to send. Pure.
+
+Everything the dispatcher later sends comes from ``plan_deliveries``. It reads no clock and no
+database, so a re-plan is cheap and every timing rule is testable as a table.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from messages import Anchor, Audience, Offset, TimelineEntry
+
+from scheduler.localtime import NonexistentLocalTime, quiet_period_end, to_utc, wall_clock_offset
+from scheduler.localtime import resolve_wall_clock as _resolve_wall_clock
+from scheduler.model import DeliveryStatus, FamilyLink, Person, PlannedDelivery, Session
+
+EXPIRED = "expired"  # the relevance window closed before the message could go
+QUIET_HOURS = "quiet_hours"  # the window closes before the recipient's quiet hours end
+
+
+@dataclass(frozen=True)
+class NumberedSession:
+    """A session with its place in the series and its instants, as the planner sees it."""
+
+    number: int  # 1-based, by start instant
+    session: Session
+    start: datetime  # aware UTC
+    end: datetime  # start + expected duration (elapsed time)
+
+
+def session_start(session: Session) -> datetime:
+    """A session's start as aware UTC; ``local_start.fold`` picks the fall-back occurrence.
+
+    Sessions are checked when entered (``to_utc`` rejects a skipped time), but a tz database
+    update can later remove a stored time: then the start moves to the end of the gap rather
+    than failing every re-plan of that patient.
+    """
+    try:
+        return to_utc(session.local_start.replace(fold=0), session.zone, session.local_start.fold)
+    except NonexistentLocalTime:
+        return _resolve_wall_clock(session.local_start.replace(fold=0), session.zone)
+
+
+def number_sessions(sessions: Sequence[Session]) -> list[NumberedSession]:
+    """Sessions in start order, numbered 1..N (ties broken by id, so numbering is stable)."""
+    starts = sorted(((session_start(s), s.id, s) for s in sessions), key=lambda t: t[:2])
+    return [
+        NumberedSession(number, session, start, start + session.expected_duration)
+        for number, (start, _, session) in enumerate(starts, start=1)
+    ]
+
+
+def session_key_part(session: Session) -> str:
+    """``s{id}@{local start to the minute}``: a moved session gets fresh keys, a kept one not."""
+    return f"s{session.id}@{session.local_start:%Y-%m-%dT%H:%M}"
+
+
+@dataclass(frozen=True)
+class _Target:
+    """One (entry, recipient, anchor) to plan."""
+
+    recipient: Person
+    anchor: datetime
+    session_id: int | None
+    key: str
+
+
+def plan_deliveries(
+    patient: Person,
+    sessions: Sequence[Session],
+    family: Sequence[FamilyLink],
+    timeline: Sequence[TimelineEntry],
+    now: datetime,
+) -> list[PlannedDelivery]:
+    """Every delivery the timeline asks for, for the patient's active sessions and family.
+
+    ``sessions`` are the patient's active sessions in any order. Deliveries whose window has
+    already closed (or closes inside the recipient's quiet hours) come back ``SKIPPED`` with a
+    reason, so the record shows why nothing was sent. Stopped recipients get nothing; pausing is
+    the dispatcher's business. Sorted by (due, timeline order, recipient); keys are unique.
+    """
+    if now.tzinfo is None or now.utcoffset() is None:
+        raise ValueError("now must be an aware datetime")
+    now = now.astimezone(UTC)
+    numbered = number_sessions(sessions)
+    planned: dict[str, tuple[tuple[datetime, int, int, str], PlannedDelivery]] = {}
+    for entry in timeline:
+        for target in _targets(entry, patient, numbered, family):
+            if target.key in planned:
+                continue
+            delivery = _plan_one(entry, patient, target, now)
+            sort_key = (delivery.due_at, entry.order, delivery.recipient_id, delivery.key)
+            planned[target.key] = (sort_key, delivery)
+    return [delivery for _, delivery in sorted(planned.values(), key=lambda item: item[0])]
+
+
+def _targets(
+    entry: TimelineEntry,
+    patient: Person,
+    numbered: Sequence[NumberedSession],
+    family: Sequence[FamilyLink],
+) -> Iterator[_Target]:
+    pid = patient.id
+    if entry.anchor is Anchor.JOINED:
+        if entry.audience is not Audience.FAMILY:
+            return
+        for link in family:
+            person = link.person
+            if person.stopped or person.id == pid:
+                continue
+            joined = link.joined_at.astimezone(UTC)
+            key = f"joined{pid}@{joined.isoformat(timespec='seconds')}:{entry.id}:p{person.id}"
+            yield _Target(person, joined, None, key)
+        return
+    if not numbered:
+        return
+    if entry.anchor in (Anchor.SERIES_START, Anchor.SERIES_END):
+        first = entry.anchor is Anchor.SERIES_START
+        slot = numbered[0] if first else numbered[-1]
+        if not _applies(entry, slot):
+            return
+        anchor = slot.start if first else slot.end
+        for person in _recipients(entry, patient, family, slot):
+            key = f"series{pid}:{entry.id}:p{person.id}"
+            yield _Target(person, anchor, slot.session.id, key)
+        return
+    for slot in numbered:
+        if not _applies(entry, slot):
+            continue
+        anchor = slot.start if entry.anchor is Anchor.SESSION_START else slot.end
+        for person in _recipients(entry, patient, family, slot):
+            key = f"{session_key_part(slot.session)}:{entry.id}:p{person.id}"
+            yield _Target(person, anchor, slot.session.id, key)
+
+
+def _applies(entry: TimelineEntry, slot: NumberedSession) -> bool:
+    if slot.session.kind.value not in entry.kinds:
+        return False
+    return entry.sessions is None or slot.number in entry.sessions
+
+
+def _recipients(
+    entry: TimelineEntry,
+    patient: Person,
+    family: Sequence[FamilyLink],
+    slot: NumberedSession,
+) -> Iterator[Person]:
+    if entry.audience is Audience.PATIENT:
+        if not patient.stopped:
+            yield patient
+        return
+    for link in family:
+        # A family member hears only about sessions that start after they joined.
+        if link.person.stopped or link.person.id == patient.id or slot.start <= link.joined_at:
+            continue
+        yield link.person
+
+
+def resolve_offset(offset: Offset, anchor: datetime, zone: str) -> datetime:
+    """An offset from an aware anchor, as UTC: elapsed time, or a day and a clock in ``zone``."""
+    if offset.clock is not None:
+        return wall_clock_offset(anchor, offset.days or 0, offset.clock, zone)
+    return (anchor + offset.delta).astimezone(UTC)
+
+
+def _plan_one(
+    entry: TimelineEntry, patient: Person, target: _Target, now: datetime
+) -> PlannedDelivery:
+    recipient = target.recipient
+    due = resolve_offset(entry.offset, target.anchor, recipient.zone)
+    deadline = resolve_offset(entry.expires, target.anchor, recipient.zone)
+    status = DeliveryStatus.PENDING
+    reason: str | None = None
+    if deadline <= max(due, now):
+        status, reason = DeliveryStatus.SKIPPED, EXPIRED
+    else:
+        # Catch-up: a late sign-up or a moved session still gets what is relevant, at once.
+        due = max(due, now)
+        quiet_end = None if entry.urgent else quiet_period_end(due, recipient.quiet, recipient.zone)
+        if quiet_end is not None:
+            if quiet_end < deadline:
+                due = quiet_end
+            else:
+                status, reason = DeliveryStatus.SKIPPED, QUIET_HOURS
+    return PlannedDelivery(
+        key=target.key,
+        patient_id=patient.id,
+        recipient_id=recipient.id,
+        message_id=entry.id,
+        session_id=target.session_id,
+        due_at=due,
+        deadline=deadline,
+        urgent=entry.urgent,
+        status=status,
+        reason=reason,
+    )
