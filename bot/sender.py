@@ -1,0 +1,174 @@
+"""``TelegramSender``: the dispatcher's ``Sender`` port, spoken over the Bot API.
+
+Every Bot API error becomes one of the four outcomes in ``scheduler.sending``, so the dispatcher
+never sees a Telegram exception; only a rejected token is raised, because no retry can fix it and
+the process must stop. Also the keyboard encoding shared with the handlers that read the presses.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import warnings
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import timedelta
+
+from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, LinkPreviewOptions
+from telegram.constants import ParseMode
+from telegram.error import (
+    BadRequest,
+    ChatMigrated,
+    Forbidden,
+    InvalidToken,
+    NetworkError,
+    RetryAfter,
+    TelegramError,
+    TimedOut,
+)
+from telegram.warnings import PTBDeprecationWarning
+
+from scheduler.sending import (
+    Button,
+    Failed,
+    OutgoingMessage,
+    RecipientGone,
+    RetryLater,
+    SendResult,
+    Sent,
+)
+
+_LOGGER = logging.getLogger(__name__)
+
+MAX_CALLBACK_DATA_BYTES = 64  # Telegram refuses longer callback_data with BUTTON_DATA_INVALID
+# BadRequest descriptions that mean the person can no longer be reached at all.
+_GONE_MARKERS = ("chat not found", "user is deactivated", "peer_id_invalid", "bot was blocked")
+_PRUNE_ABOVE = 10_000  # chats remembered for spacing before old entries are dropped
+
+
+def callback_data(button: Button) -> str:
+    """``action:ref``, the wire form of a button press; at most 64 bytes."""
+    data = f"{button.action}:{button.ref}"
+    if len(data.encode()) > MAX_CALLBACK_DATA_BYTES:
+        raise ValueError(f"callback data over {MAX_CALLBACK_DATA_BYTES} bytes: {data!r}")
+    return data
+
+
+def parse_callback_data(data: str | None) -> tuple[str, int] | None:
+    """``"got_it:42"`` -> ``("got_it", 42)``; None for anything else (old or foreign buttons)."""
+    if not data:
+        return None
+    action, sep, ref = data.rpartition(":")
+    if not sep or not action or not ref.isdigit():
+        return None
+    return action, int(ref)
+
+
+def inline_keyboard(buttons: Sequence[Button]) -> InlineKeyboardMarkup | None:
+    """One button per row: labels stay whole on a narrow phone screen."""
+    if not buttons:
+        return None
+    return InlineKeyboardMarkup(
+        [[InlineKeyboardButton(b.label, callback_data=callback_data(b))] for b in buttons]
+    )
+
+
+class TelegramSender:
+    """Sends one rendered message; maps errors to outcomes; spaces messages to one chat.
+
+    Telegram allows about one message per second to a chat; the ``AIORateLimiter`` only spaces
+    group chats, so private chats are spaced here: two sends to one chat start at least
+    ``min_chat_interval`` seconds apart. ``clock`` (monotonic seconds) and ``sleep`` are
+    injectable so tests need no real waiting.
+    """
+
+    def __init__(
+        self,
+        bot: Bot,
+        *,
+        min_chat_interval: float = 1.0,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self._bot = bot
+        self._interval = min_chat_interval
+        self._clock = clock
+        self._sleep = sleep
+        self._last_start: dict[int, float] = {}
+        self._locks: dict[int, asyncio.Lock] = {}
+
+    async def send(self, message: OutgoingMessage) -> SendResult:
+        lock = self._locks.setdefault(message.chat_id, asyncio.Lock())
+        async with lock:
+            await self._wait_turn(message.chat_id)
+            result = await self._send_now(message)
+        self._prune()
+        if not isinstance(result, Sent):
+            # The reason is Telegram's description or an exception name: never the text.
+            _LOGGER.info(
+                "delivery %d: %s (%s)", message.delivery_id, type(result).__name__, result.reason
+            )
+        return result
+
+    async def _wait_turn(self, chat_id: int) -> None:
+        last = self._last_start.get(chat_id)
+        if last is not None:
+            remaining = last + self._interval - self._clock()
+            if remaining > 0:
+                await self._sleep(remaining)
+        self._last_start[chat_id] = self._clock()
+
+    async def _send_now(self, message: OutgoingMessage) -> SendResult:
+        try:
+            sent = await self._bot.send_message(
+                chat_id=message.chat_id,
+                text=message.text,
+                parse_mode=ParseMode.HTML,
+                reply_markup=inline_keyboard(message.buttons),
+                protect_content=message.protect_content,
+                # A preview card of a helpline site would crowd a short reminder.
+                link_preview_options=LinkPreviewOptions(is_disabled=True),
+            )
+        except InvalidToken:
+            raise
+        except RetryAfter as exc:
+            return RetryLater("flood_control", after=_retry_after(exc))
+        except Forbidden as exc:
+            return RecipientGone(f"forbidden: {_short(exc)}")
+        except ChatMigrated:
+            return Failed("chat_migrated")
+        # BadRequest and TimedOut are subclasses of NetworkError: they must come first.
+        except BadRequest as exc:
+            if any(marker in exc.message.lower() for marker in _GONE_MARKERS):
+                return RecipientGone(f"bad_request: {_short(exc)}")
+            return Failed(f"bad_request: {_short(exc)}")
+        except TimedOut:
+            return RetryLater("timed_out")
+        except NetworkError as exc:
+            return RetryLater(f"network: {_short(exc)}")
+        except TelegramError as exc:
+            return Failed(f"{type(exc).__name__}: {_short(exc)}")
+        return Sent(message_ref=sent.message_id)
+
+    def _prune(self) -> None:
+        if len(self._last_start) <= _PRUNE_ABOVE:
+            return
+        horizon = self._clock() - self._interval
+        for chat_id, started in list(self._last_start.items()):
+            lock = self._locks.get(chat_id)
+            if started < horizon and (lock is None or not lock.locked()):
+                del self._last_start[chat_id]
+                self._locks.pop(chat_id, None)
+
+
+def _retry_after(exc: RetryAfter) -> timedelta:
+    # PTB 22 warns on reading retry_after as int; either type means seconds to wait.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PTBDeprecationWarning)
+        value = exc.retry_after
+    return value if isinstance(value, timedelta) else timedelta(seconds=value)
+
+
+def _short(exc: TelegramError) -> str:
+    """Telegram's description, bounded: error descriptions never carry the message text."""
+    return exc.message[:200]

@@ -1,0 +1,194 @@
+"""TelegramSender maps every Bot API answer to a send outcome, over real HTTP to the fake."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections.abc import AsyncIterator
+from datetime import timedelta
+
+import pytest
+from telegram import Bot
+from telegram.error import InvalidToken
+from telegram.request import HTTPXRequest
+
+from bot.fake_api import FakeBotApi, Fault
+from bot.sender import TelegramSender, callback_data, inline_keyboard, parse_callback_data
+from scheduler.sending import (
+    Button,
+    Failed,
+    OutgoingMessage,
+    RecipientGone,
+    RetryLater,
+    Sent,
+)
+
+
+CHAT = 4711
+
+
+class FakeTime:
+    """A monotonic clock that only moves when the sender sleeps."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+        self.sleeps: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+
+@pytest.fixture
+async def bot(fake_api: FakeBotApi) -> AsyncIterator[Bot]:
+    async with Bot(fake_api.token, base_url=fake_api.base_url) as client:
+        yield client
+
+
+@pytest.fixture
+def fake_time() -> FakeTime:
+    return FakeTime()
+
+
+@pytest.fixture
+def sender(bot: Bot, fake_time: FakeTime) -> TelegramSender:
+    return TelegramSender(bot, clock=fake_time, sleep=fake_time.sleep)
+
+
+def message(chat_id: int = CHAT, delivery_id: int = 1, **changes: object) -> OutgoingMessage:
+    fields: dict[str, object] = {
+        "delivery_id": delivery_id,
+        "chat_id": chat_id,
+        "text": "<b>Tomorrow</b> at 10:00 &amp; no driving after",
+        "buttons": (Button("got_it", delivery_id, "Got it"),),
+    }
+    fields.update(changes)
+    return OutgoingMessage(**fields)  # type: ignore[arg-type]
+
+
+async def test_sends_html_with_buttons_and_protection(
+    sender: TelegramSender, fake_api: FakeBotApi
+) -> None:
+    """A sent message is HTML, protected when asked, with action:ref buttons; the id comes back."""
+    result = await sender.send(message(protect_content=True))
+    (call,) = fake_api.sent_to(CHAT)
+    assert result == Sent(message_ref=call.result["message_id"])
+    assert call.params["parse_mode"] == "HTML"
+    assert call.params["protect_content"] is True
+    assert call.plain_text == "Tomorrow at 10:00 & no driving after"
+    assert call.buttons == [("Got it", "got_it:1")]
+
+
+@pytest.mark.parametrize(
+    ("fault", "expected"),
+    [
+        (Fault.flood(7), RetryLater("flood_control", after=timedelta(seconds=7))),
+        (Fault.blocked(), RecipientGone("forbidden: Forbidden: bot was blocked by the user")),
+        (Fault.chat_not_found(), RecipientGone("bad_request: Chat not found")),
+        (
+            Fault.bad_request("user is deactivated"),
+            RecipientGone("bad_request: User is deactivated"),
+        ),
+        (
+            Fault.bad_request("message must be non-empty"),
+            Failed("bad_request: Message must be non-empty"),
+        ),
+        (Fault.server_error(500), RetryLater("network: Internal Server Error")),
+        (Fault.server_error(502), RetryLater("network: Bad Gateway")),
+    ],
+    ids=["429", "403-blocked", "400-chat-not-found", "400-deactivated", "400-other", "500", "502"],
+)
+async def test_maps_api_errors_to_outcomes(
+    sender: TelegramSender, fake_api: FakeBotApi, fault: Fault, expected: object
+) -> None:
+    """Each kind of refusal becomes the outcome the dispatcher acts on."""
+    fake_api.add_fault(fault)
+    assert await sender.send(message()) == expected
+
+
+async def test_html_telegram_refuses_is_failed(sender: TelegramSender) -> None:
+    """A message Telegram cannot parse fails for good (retrying would fail the same way)."""
+    result = await sender.send(message(text="<p>not Telegram HTML</p>"))
+    assert isinstance(result, Failed) and "parse entities" in result.reason
+
+
+async def test_dropped_connection_is_retry_later(
+    sender: TelegramSender, fake_api: FakeBotApi
+) -> None:
+    """A connection cut before an answer is transient."""
+    fake_api.add_fault(Fault.dropped())
+    result = await sender.send(message())
+    assert isinstance(result, RetryLater) and result.reason.startswith("network")
+
+
+async def test_timeout_is_retry_later(fake_api: FakeBotApi, fake_time: FakeTime) -> None:
+    """A request that outlives the read timeout is transient."""
+    fake_api.add_fault(Fault.slow(1.0, method="sendMessage"))
+    async with Bot(
+        fake_api.token, base_url=fake_api.base_url, request=HTTPXRequest(read_timeout=0.2)
+    ) as bot:
+        sender = TelegramSender(bot, clock=fake_time, sleep=fake_time.sleep)
+        assert await sender.send(message()) == RetryLater("timed_out")
+
+
+async def test_connection_refused_is_retry_later(fake_time: FakeTime) -> None:
+    """No server listening at all is transient too."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    bot = Bot("1:" + "a" * 35, base_url=f"http://127.0.0.1:{port}/bot")
+    await bot.request.initialize()  # skip getMe: there is nobody to answer it
+    try:
+        sender = TelegramSender(bot, clock=fake_time, sleep=fake_time.sleep)
+        result = await sender.send(message())
+    finally:
+        await bot.request.shutdown()
+    assert isinstance(result, RetryLater) and result.reason.startswith("network")
+
+
+async def test_rejected_token_is_raised(fake_api: FakeBotApi, fake_time: FakeTime) -> None:
+    """A token Telegram refuses cannot be fixed by retrying: the sender raises."""
+    async with Bot(fake_api.token, base_url=fake_api.base_url) as bot:
+        fake_api.bad_token = fake_api.token
+        sender = TelegramSender(bot, clock=fake_time, sleep=fake_time.sleep)
+        with pytest.raises(InvalidToken):
+            await sender.send(message())
+        fake_api.bad_token = None
+
+
+async def test_spaces_messages_to_one_chat(
+    sender: TelegramSender, fake_api: FakeBotApi, fake_time: FakeTime
+) -> None:
+    """Two messages to one chat start at least a second apart; other chats do not wait."""
+    await sender.send(message(delivery_id=1))
+    fake_time.now += 0.25
+    await sender.send(message(chat_id=CHAT + 1, delivery_id=2))
+    await sender.send(message(delivery_id=3))
+    assert fake_time.sleeps == [pytest.approx(0.75)]
+    fake_time.now += 5
+    await sender.send(message(delivery_id=4))
+    assert len(fake_time.sleeps) == 1
+    assert len(fake_api.sent_to(CHAT)) == 3
+
+
+async def test_concurrent_sends_to_one_chat_queue_up(
+    sender: TelegramSender, fake_time: FakeTime
+) -> None:
+    """Sends racing for one chat wait their turn instead of going out together."""
+    results = await asyncio.gather(*(sender.send(message(delivery_id=i)) for i in range(1, 4)))
+    assert all(isinstance(r, Sent) for r in results)
+    assert fake_time.sleeps == [pytest.approx(1.0), pytest.approx(1.0)]
+
+
+def test_callback_data_round_trips_and_is_bounded() -> None:
+    """action:ref encodes a button; anything malformed parses to None; > 64 bytes is refused."""
+    assert callback_data(Button("snooze_30", 123, "Later")) == "snooze_30:123"
+    assert parse_callback_data("snooze_30:123") == ("snooze_30", 123)
+    for bad in (None, "", "nocolon", "x:", ":5", "x:-1", "x:1a"):
+        assert parse_callback_data(bad) is None
+    with pytest.raises(ValueError, match="64 bytes"):
+        callback_data(Button("a" * 60, 123456, "Too long"))
+    assert inline_keyboard(()) is None
