@@ -60,7 +60,9 @@ ALLOWED_UPDATES = [
     Update.MY_CHAT_MEMBER,
 ]
 # Feature modules under bot/handlers, registered in this order (each has ``register(app)``).
-FEATURE_MODULES = ("onboarding", "sessions", "family", "control", "privacy")
+# Order matters: family registers the deep-link ``/start <token>`` handler, which must come
+# before onboarding's plain ``/start`` (PTB's deeplinking example does the same).
+FEATURE_MODULES = ("family", "onboarding", "sessions", "reminders", "control", "privacy")
 # The patient's command menu, in the order Telegram shows it.
 PATIENT_COMMANDS = (
     "start",

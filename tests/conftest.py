@@ -16,6 +16,7 @@ from scheduler.store.db import Database
 # Real-PTB-stack fixtures (fake Bot API, harness, error collector) for the bot tests.
 pytest_plugins = ["tests.botharness"]
 
+
 @pytest.fixture
 def db(tmp_path: Path) -> Iterator[Database]:
     """A migrated database in a file, so WAL and a second connection behave as in production."""
