@@ -61,6 +61,7 @@ from scheduler.store.db import Database, to_db
 from scheduler.store.deliveries import Deliveries
 from scheduler.store.dialogs import Dialogs
 from scheduler.store.family import ACTIVE, Invite, Invites, Links, LinkView, Rides
+from scheduler.store.inbox import InviteFailures
 from scheduler.store.people import People
 from scheduler.store.sessions import Sessions, start_instant
 from scheduler.timeline import plan_deliveries
@@ -292,23 +293,38 @@ class Companion:
     def redeem_invite(
         self, token: str, chat_id: int, display_name: str, now: datetime
     ) -> tuple[int, Person]:
-        """A pending link for the patient to approve; the family member gets nothing until then."""
+        """A pending link for the patient to approve; the family member gets nothing until then.
+
+        Every failure is the same ``InviteInvalid``; after ``INVITE_FAILURE_LIMIT`` failures in
+        an hour a chat gets it without the token even being looked up.
+        """
+        failures = InviteFailures(self.db)
+        redeemed: tuple[int, Person] | None = None
         with self.db.transaction():
+            if not failures.allowed(chat_id, now):
+                raise InviteInvalid()
             invite = self.invites.by_token(token) if _TOKEN.fullmatch(token) else None
-            if invite is None or not invite.usable(now):
-                raise InviteInvalid()
-            patient = self.people.get(invite.patient_id)
-            if patient is None or patient.chat_id == chat_id:
-                raise InviteInvalid()
-            member = self.people.by_chat(chat_id)
-            if member is None:
-                member = self.people.create(chat_id, Role.FAMILY, display_name, patient.zone, now)
-                self.people.set_locale(member.id, patient.locale)
+            patient = self.people.get(invite.patient_id) if invite is not None else None
+            if invite is None or not invite.usable(now) or patient is None:
+                failures.record(chat_id, now)
+            elif patient.chat_id == chat_id:
+                pass  # their own link: refused, but not a guess
             else:
-                self.people.set_gone(member.id, False)  # they are talking to us right now
-            link_id = self.links.create_pending(patient.id, member.id, now)
-            self.invites.mark_used(invite.id, now)
-            return link_id, patient
+                member = self.people.by_chat(chat_id)
+                if member is None:
+                    member = self.people.create(
+                        chat_id, Role.FAMILY, display_name, patient.zone, now
+                    )
+                    self.people.set_locale(member.id, patient.locale)
+                else:
+                    self.people.set_gone(member.id, False)  # they are talking to us right now
+                link_id = self.links.create_pending(patient.id, member.id, now)
+                self.invites.mark_used(invite.id, now)
+                redeemed = link_id, patient
+        # Raised after the commit, so the recorded failure is kept.
+        if redeemed is None:
+            raise InviteInvalid()
+        return redeemed
 
     def approve_link(self, patient_id: int, link_id: int, now: datetime) -> FamilyLink:
         """Active from ``now``: the family welcome is planned at once."""
@@ -447,16 +463,22 @@ class Companion:
         }
 
     def forget(self, person_id: int, now: datetime) -> None:
-        """Erase every row about the person; the patients they helped are re-planned."""
+        """Erase every row about the person; the patients they helped are re-planned.
+
+        With ``secure_delete`` on (``Database``) the erased rows are zeroed in the file, and the
+        WAL is checkpointed and truncated after the commit, so no copy of them stays behind.
+        """
         with self.db.transaction():
             person = self.people.get(person_id)
             if person is None:
                 return
             helped = [link.patient_id for link in self.links.of_family(person_id)]
             self.dialogs.clear(person.chat_id)
+            InviteFailures(self.db).forget(person.chat_id)
             self.people.delete(person_id)
             for patient_id in helped:
                 self._replan(patient_id, now)
+            self.db.scrub()  # runs right after this transaction commits
 
     # -- internals ---------------------------------------------------------------------------
 

@@ -101,6 +101,27 @@ MIGRATIONS: tuple[str, ...] = (
         updated_at TEXT NOT NULL
     );
     """,
+    # 2: the inbox of updates (stored before Telegram is told they arrived, so a crash between
+    # "confirmed" and "handled" loses none) and failed invite redemptions (for rate limiting).
+    """
+    CREATE TABLE inbox (
+        update_id INTEGER PRIMARY KEY,
+        -- The update as Telegram sent it; NULL once handled, since it holds people's words.
+        payload TEXT,
+        status TEXT NOT NULL DEFAULT 'pending'
+            CHECK (status IN ('pending', 'done', 'abandoned')),
+        attempts INTEGER NOT NULL DEFAULT 0,
+        received_at TEXT NOT NULL,
+        processed_at TEXT
+    );
+    CREATE INDEX inbox_pending ON inbox(update_id) WHERE status = 'pending';
+    CREATE TABLE invite_failures (
+        id INTEGER PRIMARY KEY,
+        chat_id INTEGER NOT NULL,
+        at TEXT NOT NULL
+    );
+    CREATE INDEX invite_failures_chat ON invite_failures(chat_id, at);
+    """,
 )
 
 
@@ -129,7 +150,14 @@ class Database:
             self.conn.execute("PRAGMA journal_mode = WAL")
         self.conn.execute("PRAGMA synchronous = FULL")
         self.conn.execute("PRAGMA busy_timeout = 10000")
+        # Deleted and shrunk rows are overwritten with zeros instead of lingering in free pages:
+        # /forget and the inbox's cleared payloads must not stay readable in the file.
+        self.conn.execute("PRAGMA secure_delete = ON")
+        self.scrubs = 0  # how many times scrub() ran, so a caller can tell one happened
+        self._scrub_after_commit = False
         self.migrate()
+        # A crash right after an erasure can leave the erased rows' old pages in the WAL.
+        self.scrub()
 
     @property
     def version(self) -> int:
@@ -160,8 +188,30 @@ class Database:
             yield self.conn
         except BaseException:
             self.conn.execute("ROLLBACK")
+            self._scrub_after_commit = False
             raise
         self.conn.execute("COMMIT")
+        if self._scrub_after_commit:
+            self._scrub_after_commit = False
+            self.scrub()
+
+    def scrub(self) -> bool:
+        """Copy the WAL into the file and truncate it, after erasing data; True when done.
+
+        The WAL keeps earlier versions of changed pages until a checkpoint resets it, so erased
+        text would otherwise stay readable there (with ``secure_delete`` the file's own pages
+        are already zeroed). Inside a transaction it runs right after that transaction commits,
+        since uncommitted pages cannot be checkpointed. False when a reader elsewhere kept part
+        of the WAL (it is then truncated by a later scrub or the next start).
+        """
+        if self.conn.in_transaction:
+            self._scrub_after_commit = True
+            return False
+        self.scrubs += 1
+        if self.path == ":memory:":
+            return True
+        busy, _, _ = self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        return not busy
 
     def close(self) -> None:
         self.conn.close()
