@@ -18,11 +18,11 @@ from bot.clock import Clock
 from messages import Catalog
 from scheduler.companion import Companion
 from scheduler.dispatch import Dispatcher
+from scheduler.model import DEFAULT_CRISIS_LINE
 from scheduler.store.db import Database
 
 # Until COMPANION_CONFIG exists: the US line, and a directory of every country's lines. Texts say
 # "Call {crisis_line} now", so it must read as something to call.
-DEFAULT_CRISIS_LINE = "988 (US; other countries: findahelpline.com)"
 SERVICES_KEY = "services"
 
 

@@ -37,6 +37,7 @@ from scheduler.localtime import (
     zone_info,
 )
 from scheduler.model import (
+    DEFAULT_CRISIS_LINE,
     DeliveryStatus,
     FamilyLink,
     Kind,
@@ -48,7 +49,6 @@ from scheduler.model import (
 from scheduler.timeline import NumberedSession, number_sessions, plan_deliveries
 
 PATIENT_NAME = "Alex"
-CRISIS_LINE = "988 (US) or findahelpline.com"
 DEFAULT_LEAD = timedelta(days=14)  # --now default: this long before the first session, at 09:00
 _WALL = re.compile(r"^(\d{4}-\d{2}-\d{2})[ T](\d{1,2}:\d{2})$")
 _TAG = re.compile(r"<[^>]+>")
@@ -323,7 +323,7 @@ def _render(
     person: Person,
     numbered: dict[int, NumberedSession],
 ) -> PreviewItem:
-    values: dict[str, object] = {"crisis_line": CRISIS_LINE}
+    values: dict[str, object] = {"crisis_line": DEFAULT_CRISIS_LINE}
     if person.role is Role.PATIENT:
         values["patient_name"] = PATIENT_NAME
     slot = numbered.get(delivery.session_id) if delivery.session_id is not None else None

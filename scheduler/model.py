@@ -8,6 +8,10 @@ from enum import StrEnum
 
 from messages import Wording
 
+# Until operator config exists (COMPANION_CONFIG, a later issue): 988 is the US line, and the
+# directory covers other countries. It reads as something to call ("Call {crisis_line} now").
+DEFAULT_CRISIS_LINE = "988 (US; other countries: findahelpline.com)"
+
 
 class Kind(StrEnum):
     """How the session is given; it sets the expected length and which messages apply."""

@@ -21,11 +21,11 @@ from bot.app import (
     run,
 )
 from bot.clock import AcceleratedClock, ManualClock, SystemClock
-from bot.context import DEFAULT_CRISIS_LINE, BotContext
+from bot.context import BotContext
 from bot.errors import TokenRedactingFilter, redact
 from bot.fake_api import FakeBotApi
 from messages import Catalog
-from scheduler.model import Kind
+from scheduler.model import DEFAULT_CRISIS_LINE, Kind
 from tests.botharness import GROUP, PATIENT, START
 
 if TYPE_CHECKING:
