@@ -57,6 +57,18 @@ async def test_unknown_text_gets_the_unknown_reply(harness: BotHarness) -> None:
     assert [c.text for c in replies] == [expected]
 
 
+async def test_unrecognised_button_data_gets_an_answer_and_changes_nothing(
+    harness: BotHarness,
+) -> None:
+    """Garbage callback data is answered (no endless spinner) and stores nothing."""
+    before = harness.row_counts()
+    mark = harness.api.mark()
+    await harness.press(PATIENT, "garbage:\u202e;DROP TABLE people", message_id=1)
+    answers = harness.api.calls("answerCallbackQuery", since=mark)
+    assert [c.params.get("text") for c in answers] == ["That button is no longer valid."]
+    assert harness.row_counts() == before
+
+
 async def test_group_message_gets_one_note_and_the_bot_leaves(harness: BotHarness) -> None:
     """In a group the bot says it works in private only, leaves, and stores nothing."""
     before = harness.row_counts()

@@ -13,6 +13,7 @@ from telegram.constants import ChatType
 from telegram.error import TelegramError
 from telegram.ext import (
     ApplicationHandlerStop,
+    CallbackQueryHandler,
     CommandHandler,
     MessageHandler,
     TypeHandler,
@@ -102,6 +103,16 @@ async def unknown_text(update: Update, context: BotContext) -> None:
     )
 
 
+async def stale_button(update: Update, context: BotContext) -> None:
+    """Answer a button no feature handler recognises, so the client stops spinning."""
+    query = update.callback_query
+    if query is None:
+        return
+    await query.answer(
+        context.services.catalog.render_reply(locale_for(update, context), "button_stale")
+    )
+
+
 def register_guard(application: CompanionApp) -> None:
     application.add_handler(TypeHandler(Update, PrivateChatGuard()), group=GUARD_GROUP)
 
@@ -113,3 +124,5 @@ def register_help(application: CompanionApp) -> None:
 def register_fallback(application: CompanionApp) -> None:
     """Must be the last handler of group 0: it answers only what no feature handler took."""
     application.add_handler(MessageHandler(filters.UpdateType.MESSAGE & filters.TEXT, unknown_text))
+    # Forged, malformed or outdated callback data: a short answer, and nothing changes.
+    application.add_handler(CallbackQueryHandler(stale_button))
