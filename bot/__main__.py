@@ -8,7 +8,6 @@ start-up errors (a missing token) are the bot's own.
 from __future__ import annotations
 
 import argparse
-import importlib
 import sys
 from typing import NoReturn
 
@@ -63,16 +62,9 @@ def main(argv: list[str] | None = None) -> int:
 
         return preview.run(args)
     if args.command == "demo":
-        # Looked up by name: bot/demo.py is built separately, and this entry point must type-check
-        # and run (the bot, the preview) whether or not it is there yet.
-        try:
-            demo = importlib.import_module("bot.demo")
-        except ModuleNotFoundError as exc:
-            if exc.name != "bot.demo":
-                raise
-            print("session-companion: the demo is not part of this build", file=sys.stderr)
-            return 2
-        return int(demo.main())
+        from bot.demo import main as demo
+
+        return demo()
     from bot.app import run
 
     return run()
