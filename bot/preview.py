@@ -46,7 +46,7 @@ from scheduler.model import (
     Role,
     Session,
 )
-from scheduler.timeline import NumberedSession, number_sessions, plan_deliveries
+from scheduler.timeline import NumberedSession, number_sessions, plan_deliveries, session_values
 
 PATIENT_NAME = "Alex"
 DEFAULT_LEAD = timedelta(days=14)  # --now default: this long before the first session, at 09:00
@@ -328,13 +328,7 @@ def _render(
         values["patient_name"] = PATIENT_NAME
     slot = numbered.get(delivery.session_id) if delivery.session_id is not None else None
     if slot is not None:
-        local_start = slot.start.astimezone(ZoneInfo(person.zone))
-        values.update(
-            session_date=local_start,
-            session_time=local_start,
-            session_number=slot.number,
-            series_length=len(numbered),
-        )
+        values.update(session_values(slot, len(numbered), person.zone))
     rendered = catalog.render_entry(person.locale, delivery.message_id, person.wording, values)
     return PreviewItem(
         delivery=delivery,

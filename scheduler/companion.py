@@ -55,7 +55,14 @@ from typing import Any
 
 from messages import TimelineEntry, Wording
 
-from scheduler.localtime import NonexistentLocalTime, ZoneError, is_ambiguous, to_utc, zone_info
+from scheduler.localtime import (
+    NonexistentLocalTime,
+    ZoneError,
+    is_ambiguous,
+    session_start,
+    to_utc,
+    zone_info,
+)
 from scheduler.model import FamilyLink, Kind, Person, QuietHours, Role, Session
 from scheduler.store.db import Database, to_db
 from scheduler.store.deliveries import Deliveries
@@ -63,7 +70,7 @@ from scheduler.store.dialogs import Dialogs
 from scheduler.store.family import ACTIVE, Invite, Invites, Links, LinkView, Rides
 from scheduler.store.inbox import InviteFailures
 from scheduler.store.people import People
-from scheduler.store.sessions import Sessions, start_instant
+from scheduler.store.sessions import Sessions
 from scheduler.timeline import plan_deliveries
 
 MAX_AHEAD = timedelta(days=366)
@@ -366,7 +373,7 @@ class Companion:
             session = self.session_store.get(session_id)
             if (
                 session is None
-                or start_instant(session) <= now
+                or session_start(session) <= now
                 or not self.links.active_link(session.patient_id, family_person_id)
             ):
                 return ClaimResult.NOT_ALLOWED
@@ -528,7 +535,7 @@ class Companion:
         if start > now + MAX_AHEAD:
             raise SessionRejected("too_far")
         for other in self.session_store.active(patient_id):
-            if other.id != moving and start_instant(other) == start:
+            if other.id != moving and session_start(other) == start:
                 raise SessionRejected("duplicate")
         return fold if is_ambiguous(local_start, zone) else 0
 

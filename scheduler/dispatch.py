@@ -15,7 +15,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
-from zoneinfo import ZoneInfo
 
 from messages import Rendered, Wording
 
@@ -32,7 +31,7 @@ from scheduler.sending import (
 )
 from scheduler.store.db import Database
 from scheduler.store.deliveries import ClaimedDelivery, Deliveries, RenderContext
-from scheduler.timeline import number_sessions
+from scheduler.timeline import number_sessions, session_values
 
 log = logging.getLogger(__name__)
 
@@ -244,13 +243,7 @@ class Dispatcher:
             None,
         )
         if slot is not None:
-            local_start = slot.start.astimezone(ZoneInfo(ctx.zone))
-            values.update(
-                session_date=local_start,
-                session_time=local_start,
-                session_number=slot.number,
-                series_length=len(numbered),
-            )
+            values.update(session_values(slot, len(numbered), ctx.zone))
         with_driver = ctx.driver_name is not None
         if ctx.driver_name is not None:
             values["driver_name"] = ctx.driver_name

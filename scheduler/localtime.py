@@ -19,7 +19,7 @@ from datetime import UTC, date, datetime, time, timedelta, timezone
 from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
-from scheduler.model import QuietHours
+from scheduler.model import QuietHours, Session
 
 _WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 _MONTHS = (
@@ -246,3 +246,16 @@ def quiet_period_end(instant: datetime, quiet: QuietHours | None, zone: str) -> 
         return first
     # The instant is in the repeated hour and the period ends later in that same hour.
     return end_local.replace(tzinfo=zi, fold=1).astimezone(UTC)
+
+
+def session_start(session: Session) -> datetime:
+    """A session's start as aware UTC; ``local_start.fold`` picks the fall-back occurrence.
+
+    Sessions are checked when entered (``to_utc`` rejects a skipped time), but a tz database
+    update can later remove a stored time: then the start moves to the end of the gap rather
+    than failing every re-plan and every list of that patient's sessions.
+    """
+    try:
+        return to_utc(session.local_start.replace(fold=0), session.zone, session.local_start.fold)
+    except NonexistentLocalTime:
+        return resolve_wall_clock(session.local_start.replace(fold=0), session.zone)

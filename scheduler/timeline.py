@@ -12,8 +12,7 @@ from datetime import UTC, datetime
 
 from messages import Anchor, Audience, Offset, TimelineEntry
 
-from scheduler.localtime import NonexistentLocalTime, quiet_period_end, to_utc, wall_clock_offset
-from scheduler.localtime import resolve_wall_clock as _resolve_wall_clock
+from scheduler.localtime import quiet_period_end, session_start, wall_clock_offset, zone_info
 from scheduler.model import DeliveryStatus, FamilyLink, Person, PlannedDelivery, Session
 
 EXPIRED = "expired"  # the relevance window closed before the message could go
@@ -28,19 +27,6 @@ class NumberedSession:
     session: Session
     start: datetime  # aware UTC
     end: datetime  # start + expected duration (elapsed time)
-
-
-def session_start(session: Session) -> datetime:
-    """A session's start as aware UTC; ``local_start.fold`` picks the fall-back occurrence.
-
-    Sessions are checked when entered (``to_utc`` rejects a skipped time), but a tz database
-    update can later remove a stored time: then the start moves to the end of the gap rather
-    than failing every re-plan of that patient.
-    """
-    try:
-        return to_utc(session.local_start.replace(fold=0), session.zone, session.local_start.fold)
-    except NonexistentLocalTime:
-        return _resolve_wall_clock(session.local_start.replace(fold=0), session.zone)
 
 
 def number_sessions(sessions: Sequence[Session]) -> list[NumberedSession]:
@@ -196,3 +182,17 @@ def _plan_one(
         status=status,
         reason=reason,
     )
+
+
+def session_values(slot: NumberedSession, series_length: int, zone: str) -> dict[str, object]:
+    """The catalog placeholders that describe a session, in the reader's own zone.
+
+    One place for the dispatcher and the preview, so what an operator reviews is what is sent.
+    """
+    local_start = slot.start.astimezone(zone_info(zone))
+    return {
+        "session_date": local_start,
+        "session_time": local_start,
+        "session_number": slot.number,
+        "series_length": series_length,
+    }

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from scheduler.localtime import session_start
 from scheduler.model import Kind, Role
 from scheduler.store.db import Database
 from scheduler.store.people import People
-from scheduler.store.sessions import Sessions, start_instant
+from scheduler.store.sessions import Sessions
 
 NOW = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
 
@@ -32,7 +33,7 @@ def test_add_get_round_trip_keeps_fold_and_duration(db: Database) -> None:
     assert sessions.get(added.id) == added
     assert added.local_start == local and added.local_start.fold == 1
     assert added.duration == timedelta(minutes=150) and added.kind is Kind.NASAL
-    assert start_instant(added) == datetime(2026, 10, 25, 1, 30, tzinfo=UTC)
+    assert session_start(added) == datetime(2026, 10, 25, 1, 30, tzinfo=UTC)
 
 
 def test_active_orders_by_instant_not_by_wall_clock_or_id(db: Database) -> None:

@@ -61,9 +61,8 @@ from bot.parsing import (
     zone_ok,
 )
 from scheduler.companion import SessionRejected
-from scheduler.localtime import zone_info
+from scheduler.localtime import session_start, zone_info
 from scheduler.model import Kind, Person
-from scheduler.store.sessions import start_instant
 
 NAME, ZONE, KIND, FIRST, MORE = "ob_name", "ob_zone", "ob_kind", "ob_first", "ob_more"
 STEPS = (NAME, ZONE, KIND, FIRST, MORE)
@@ -321,7 +320,7 @@ async def _summary(update: Update, context: BotContext, person: Person) -> None:
     locale = locale_for(update, context)
     sessions = services.companion.sessions(person.id)
     now = services.clock.now()
-    coming = [s for s in sessions if start_instant(s) > now]
+    coming = [s for s in sessions if session_start(s) > now]
     name = person.display_name
     if coming:
         numbering = services.companion.session_numbering(person.id)

@@ -21,8 +21,8 @@ from bot.handlers.basics import locale_for
 from bot.handlers.family import chat_person, keyboard, label, protect, reply, settle, stale
 from messages import Catalog, Wording
 from scheduler.companion import Companion
+from scheduler.localtime import session_start
 from scheduler.model import Person
-from scheduler.store.sessions import start_instant
 
 EXPORT_FILENAME = "companion-export.json"
 CALENDAR_FILENAME = "sessions.ics"
@@ -57,7 +57,7 @@ def calendar_document(
         events.append(
             CalendarEvent(
                 uid=session_uid(session.id),
-                start=start_instant(session),
+                start=session_start(session),
                 duration=session.expected_duration,
                 # The catalog speaks Telegram HTML; a calendar wants plain text.
                 summary=html.unescape(_TAG.sub("", summary)),

@@ -23,10 +23,9 @@ from bot.handlers.basics import locale_for
 from bot.handlers.family import chat_person, remove_keyboard, stale, tell
 from bot.sender import parse_callback_data
 from scheduler.companion import ClaimResult
-from scheduler.localtime import zone_info
+from scheduler.localtime import session_start, zone_info
 from scheduler.model import DeliveryStatus, Person
 from scheduler.store.deliveries import Delivery
-from scheduler.store.sessions import start_instant
 
 GOT_IT = "got_it"
 SNOOZE = "snooze_30"
@@ -132,7 +131,7 @@ async def _ride(update: Update, context: BotContext, person: Person, delivery: D
     session = companion.session(delivery.patient_id, delivery.session_id)
     if patient is None or session is None or patient.stopped:
         return
-    start = start_instant(session).astimezone(zone_info(session.zone))
+    start = session_start(session).astimezone(zone_info(session.zone))
     await tell(
         context,
         patient,

@@ -43,9 +43,8 @@ from bot.parsing import (
 )
 from messages import Catalog
 from scheduler.companion import SessionChange, SessionRejected
-from scheduler.localtime import NonexistentLocalTime, is_ambiguous, to_utc, zone_info
+from scheduler.localtime import NonexistentLocalTime, is_ambiguous, session_start, to_utc, zone_info
 from scheduler.model import Kind, Person, Role, Session
-from scheduler.store.sessions import start_instant
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -111,7 +110,7 @@ def patient_of(update: Update, context: BotContext) -> Person | None:
 
 def session_values(session: Session, number: tuple[int, int] | None) -> dict[str, object]:
     """Placeholders for one session, shown in its own zone (where the patient entered it)."""
-    start = start_instant(session).astimezone(zone_info(session.zone))
+    start = session_start(session).astimezone(zone_info(session.zone))
     n, total = number if number is not None else (1, 1)
     return {
         "session_date": start,
@@ -147,7 +146,7 @@ def saved_text(
     text = catalog.render_reply(locale, key, **session_values(session, numbering.get(session.id)))
     local = session.local_start
     if session.local_start.fold == 0 and is_ambiguous(local.replace(fold=0), session.zone):
-        start = start_instant(session)
+        start = session_start(session)
         note = catalog.render_reply(
             locale,
             "sessions_ambiguous",
@@ -196,7 +195,7 @@ def _gap(local: datetime | None, zone: str) -> NonexistentLocalTime | None:
 
 def upcoming(context: BotContext, person: Person) -> list[Session]:
     now = context.services.clock.now()
-    return [s for s in context.services.companion.sessions(person.id) if start_instant(s) > now]
+    return [s for s in context.services.companion.sessions(person.id) if session_start(s) > now]
 
 
 # -- /add -----------------------------------------------------------------------------------------
@@ -281,7 +280,7 @@ async def _own_upcoming(
     session = None
     if match is not None and person is not None:
         session = context.services.companion.session(person.id, int(match["id"]))
-        if session is not None and start_instant(session) <= context.services.clock.now():
+        if session is not None and session_start(session) <= context.services.clock.now():
             session = None
     if person is None or session is None:
         await stale(update, context)
@@ -427,7 +426,7 @@ async def second_time_button(update: Update, context: BotContext) -> None:
         return
     services.rearm()
     await query.answer()
-    start = start_instant(change.session)
+    start = session_start(change.session)
     text = services.catalog.render_reply(
         locale_for(update, context),
         "sessions_second_time_set",
@@ -443,7 +442,7 @@ async def second_time_button(update: Update, context: BotContext) -> None:
 async def tell_family(context: BotContext, change: SessionChange, key: str) -> None:
     """One neutral line to each family member who gets messages, in their zone and language."""
     services = context.services
-    start = start_instant(change.session)
+    start = session_start(change.session)
     for person_id in change.family_ids:
         member = services.companion.person(person_id)
         if member is None:

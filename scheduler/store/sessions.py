@@ -9,24 +9,12 @@ from __future__ import annotations
 import sqlite3
 from datetime import datetime, timedelta
 
-from scheduler.localtime import NonexistentLocalTime, resolve_wall_clock, to_utc
+from scheduler.localtime import session_start
 from scheduler.model import Kind, Session
 from scheduler.store.db import Database, to_db
 
 ACTIVE = "active"
 CANCELLED = "cancelled"
-
-
-def start_instant(session: Session) -> datetime:
-    """The session's start as an aware UTC instant (the planner's rule, ``session_start``).
-
-    A time checked on entry can fall into a gap after a tz database update; it then reads as the
-    end of the gap instead of breaking every list of that patient's sessions.
-    """
-    try:
-        return to_utc(session.local_start, session.zone, fold=session.local_start.fold)
-    except NonexistentLocalTime:
-        return resolve_wall_clock(session.local_start.replace(fold=0), session.zone)
 
 
 class Sessions:
@@ -88,7 +76,7 @@ class Sessions:
             (patient_id, ACTIVE),
         ).fetchall()
         # SQL cannot order by an instant that depends on the zone's rules; ~20 rows, so Python.
-        return sorted((_session(row) for row in rows), key=lambda s: (start_instant(s), s.id))
+        return sorted((_session(row) for row in rows), key=lambda s: (session_start(s), s.id))
 
     def all(self, patient_id: int) -> list[tuple[Session, str]]:
         """Every session of the patient with its status, for ``/export``."""
