@@ -7,23 +7,35 @@ The dispatcher is woken by exactly one job, named ``dispatch``, set for the earl
 delivery and re-armed after every dispatch and every change (``services.rearm()``); a 60-second
 safety tick covers anything the timer could miss (a clock jump, a failed dispatch). The deliveries
 table stays the one record of what is due: the jobs only say "look now".
+
+``run()`` owns the process: it makes the database private, takes the one-instance lock, and
+``serve()`` polls through the inbox (``bot.polling``) instead of PTB's ``Updater``, so a SIGKILL
+loses no update. Start-up order matters: interrupted deliveries are judged
+(``recover_in_flight``) before the job queue can dispatch, and stored updates are handled before
+new ones are fetched. SIGINT/SIGTERM stop within ``STOP_BUDGET`` seconds: no new claims or
+updates, the handler and the send in progress get a few seconds to finish, then everything stops.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import html
 import importlib
 import logging
 import os
+import random
 import re
 import signal
 import sys
+from collections.abc import Awaitable
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from telegram import BotCommand, Update
 from telegram.constants import ParseMode
-from telegram.error import InvalidToken
+from telegram.error import InvalidToken, TelegramError
 from telegram.ext import AIORateLimiter, ApplicationBuilder, ContextTypes, Defaults, JobQueue
 
 from bot.clock import Clock, SystemClock
@@ -38,12 +50,15 @@ from bot.context import (
 )
 from bot.errors import configure_logging, on_error
 from bot.handlers import basics
+from bot.lock import AlreadyRunning, DatabaseLock, make_private
+from bot.polling import POLL_TIMEOUT, Poller
 from bot.sender import TelegramSender
 from messages import Catalog, load_catalog
 from scheduler.companion import Companion
 from scheduler.dispatch import Dispatcher, DispatchReport
+from scheduler.sending import OutgoingMessage, RetryLater, Sender, SendResult
 from scheduler.store.db import Database
-from scheduler.store.deliveries import Deliveries
+from scheduler.store.deliveries import ClaimedDelivery, Deliveries
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -84,6 +99,71 @@ BOTFATHER_HINT = (
     "TELEGRAM_BOT_TOKEN is not set: create a bot with @BotFather in Telegram, then run "
     "TELEGRAM_BOT_TOKEN=<token> python -m bot"
 )
+REFUSED_HINT = "Telegram refused TELEGRAM_BOT_TOKEN: check it with @BotFather"
+EXIT_REFUSED = 1
+EXIT_NO_TOKEN = 2
+EXIT_LOCKED = 3
+RUNTIME_KEY = "runtime"
+STOP_BUDGET = 10.0  # seconds from SIGTERM to exit (systemd's default is 90; ours is a promise)
+DRAIN_SECONDS = 5.0  # of which the handler and the send in progress may use this much
+START_BACKOFF_MAX = 30.0
+# Test knobs, not for operators: the fault suite sends 1000 messages in seconds.
+MIN_CHAT_INTERVAL_ENV = "COMPANION_MIN_CHAT_INTERVAL"  # seconds between sends to one chat
+RATE_LIMIT_ENV = "COMPANION_RATE_LIMIT"  # "off": no global 30 messages/s limiter
+
+
+class GatedDeliveries(Deliveries):
+    """The dispatcher's view of the deliveries table, with a gate a clean stop closes: once
+    closed, no row is claimed, so a dispatch in progress ends after the row it is sending and
+    no row is left ``sending`` by a SIGTERM."""
+
+    closed = False
+
+    def claim_due(self, now: datetime, limit: int = 50) -> list[ClaimedDelivery]:
+        return [] if self.closed else super().claim_due(now, limit)
+
+
+class ResultTimedSender:
+    """Makes Telegram's "retry after N s" count from when that answer came.
+
+    The dispatcher adds a retry's wait to the ``now`` its run started with; in a long run (a
+    backlog, a flood-control storm) that instant is seconds old by the time a 429 arrives, and
+    the chat would be asked again before its wait is over. ``dispatch_now`` records the run's
+    ``now`` here, and the wait is lengthened by how long the run had been going.
+    """
+
+    def __init__(self, inner: Sender, clock: Clock) -> None:
+        self.inner = inner
+        self.clock = clock
+        self.run_now: datetime | None = None
+
+    async def send(self, message: OutgoingMessage) -> SendResult:
+        result = await self.inner.send(message)
+        if isinstance(result, RetryLater) and result.after is not None and self.run_now:
+            lag = self.clock.now() - self.run_now
+            if lag > timedelta(0):
+                return RetryLater(result.reason, after=result.after + lag)
+        return result
+
+
+class Runtime:
+    """What ``serve`` shares with the jobs: the stop request and the exit status."""
+
+    def __init__(self, gate: GatedDeliveries) -> None:
+        self.gate = gate
+        self.exit_code = 0
+        self.serving = False  # True while serve() runs the application
+        self._stop: asyncio.Event | None = None
+
+    @property
+    def stop(self) -> asyncio.Event:
+        if self._stop is None:  # created on the running loop
+            self._stop = asyncio.Event()
+        return self._stop
+
+    def request_stop(self, exit_code: int = 0) -> None:
+        self.exit_code = max(self.exit_code, exit_code)
+        self.stop.set()
 
 
 def build_application(
@@ -95,6 +175,7 @@ def build_application(
     catalog: Catalog | None = None,
     rate_limit: bool = True,
     settings: Settings | None = None,
+    min_chat_interval: float = 1.0,
 ) -> CompanionApp:
     """The whole bot, not yet started: handlers, error handler, services, start-up hooks."""
     catalog = catalog if catalog is not None else load_catalog()
@@ -117,14 +198,24 @@ def build_application(
         builder = builder.rate_limiter(AIORateLimiter())
     application: CompanionApp = builder.build()
     db = Database(db_path)
+    clock = clock if clock is not None else SystemClock()
+    dispatcher = Dispatcher(
+        db,
+        catalog,
+        ResultTimedSender(
+            TelegramSender(application.bot, min_chat_interval=min_chat_interval), clock
+        ),
+        crisis_line=settings.crisis_line,
+    )
+    gate = GatedDeliveries(db)
+    dispatcher.deliveries = gate
+    application.bot_data[RUNTIME_KEY] = Runtime(gate)
     application.bot_data[SERVICES_KEY] = Services(
         db=db,
         companion=Companion(db, catalog.timeline),
-        dispatcher=Dispatcher(
-            db, catalog, TelegramSender(application.bot), crisis_line=settings.crisis_line
-        ),
+        dispatcher=dispatcher,
         catalog=catalog,
-        clock=clock if clock is not None else SystemClock(),
+        clock=clock,
         settings=settings,
         rearm=lambda: arm_dispatcher(application),
     )
@@ -190,7 +281,11 @@ async def dispatch_now(application: AnyApplication) -> DispatchReport:
     services = services_of(application)
     # The timer and the safety tick may meet; one dispatch at a time keeps rows in order.
     async with services.dispatch_lock:
-        report = await services.dispatcher.dispatch_due(services.clock.now())
+        now = services.clock.now()
+        sender = services.dispatcher.sender
+        if isinstance(sender, ResultTimedSender):
+            sender.run_now = now
+        report = await services.dispatcher.dispatch_due(now)
     # Not re-armed when dispatch_due raised: the safety tick retries in a minute instead of a
     # timer firing again at once for the row that made it fail.
     arm_dispatcher(application)
@@ -202,12 +297,16 @@ async def _dispatch_job(context: BotContext) -> None:
         await dispatch_now(context.application)
     except InvalidToken:
         _LOGGER.error("Telegram rejected the bot token; stopping")
-        context.application.stop_running()
+        runtime = context.application.bot_data.get(RUNTIME_KEY)
+        if isinstance(runtime, Runtime) and runtime.serving:
+            runtime.request_stop(EXIT_REFUSED)
+        else:  # run by PTB's own run_polling
+            context.application.stop_running()
 
 
 async def _post_init(application: CompanionApp) -> None:
     services = services_of(application)
-    await application.bot.set_my_commands(patient_commands(services.catalog))
+    # Before anything can dispatch: rows a crash left "sending" get the in-flight policy.
     recovery = Deliveries(services.db).recover_in_flight(services.clock.now())
     if recovery.requeued or recovery.unknown:
         _LOGGER.warning(
@@ -215,6 +314,12 @@ async def _post_init(application: CompanionApp) -> None:
             recovery.requeued,
             recovery.unknown,
         )
+    try:
+        await application.bot.set_my_commands(patient_commands(services.catalog))
+    except InvalidToken:
+        raise
+    except TelegramError as exc:  # the menu is a convenience; reminders must not wait for it
+        _LOGGER.warning("start-up: command menu not set (%s)", type(exc).__name__)
     job_queue = application.job_queue
     if job_queue is None:
         raise RuntimeError("the job queue is missing: install python-telegram-bot[job-queue]")
@@ -250,23 +355,176 @@ def patient_commands(catalog: Catalog, locale: str | None = None) -> list[BotCom
 
 
 def run() -> int:
-    """``python -m bot``: 0 after a clean stop, 2 without a token, 1 if Telegram refuses it."""
+    """``python -m bot``: 0 after a clean stop, 2 without a token, 1 if Telegram refuses it,
+    3 if another process already runs on this database."""
     token = os.environ.get("TELEGRAM_BOT_TOKEN", "").strip()
     if not token:
         print(BOTFATHER_HINT, file=sys.stderr)
-        return 2
+        return EXIT_NO_TOKEN
     configure_logging()
-    application = build_application(
-        token=token,
-        db_path=os.environ.get("COMPANION_DB", "companion.db"),
-        base_url=os.environ.get("TELEGRAM_API_BASE_URL") or None,
-    )
+    db_path = os.environ.get("COMPANION_DB", "companion.db")
+    make_private(db_path)
+    lock = DatabaseLock(db_path)
     try:
-        application.run_polling(
-            allowed_updates=ALLOWED_UPDATES,
-            stop_signals=(signal.SIGINT, signal.SIGTERM),
+        lock.acquire()
+    except AlreadyRunning as exc:
+        print(exc, file=sys.stderr)
+        return EXIT_LOCKED
+    try:
+        application = build_application(
+            token=token,
+            db_path=db_path,
+            base_url=os.environ.get("TELEGRAM_API_BASE_URL") or None,
+            rate_limit=os.environ.get(RATE_LIMIT_ENV, "").lower() != "off",
+            min_chat_interval=float(os.environ.get(MIN_CHAT_INTERVAL_ENV) or 1.0),
         )
+        code = asyncio.run(_serve_with_signals(application))
+    finally:
+        lock.release()
+    if code == EXIT_REFUSED:
+        print(REFUSED_HINT, file=sys.stderr)
+    return code
+
+
+async def _serve_with_signals(application: CompanionApp) -> int:
+    runtime = runtime_of(application)
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, runtime.request_stop)
+    try:
+        return await serve(application)
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
+
+
+def runtime_of(application: AnyApplication) -> Runtime:
+    runtime = application.bot_data.get(RUNTIME_KEY)
+    if not isinstance(runtime, Runtime):
+        raise RuntimeError("no runtime: build the application with bot.app.build_application")
+    return runtime
+
+
+async def serve(application: CompanionApp, *, poll_timeout: int = POLL_TIMEOUT) -> int:
+    """Start, poll through the inbox until ``runtime_of(application).request_stop()``, stop.
+
+    Returns the exit status: 0, or ``EXIT_REFUSED`` when Telegram refuses the token (at start
+    or later). Telegram being unreachable at start is waited out with back-off, not fatal.
+    """
+    runtime = runtime_of(application)
+    runtime.serving = True
+    stop = runtime.stop
+    services = services_of(application)
+    polling: asyncio.Future[None] | None = None
+    try:
+        if not await _initialize(application, stop):
+            return runtime.exit_code
+        await _post_init(application)
+        await application.start()
+        poller = Poller(
+            application,
+            services.db,
+            now=services.clock.now,
+            allowed_updates=ALLOWED_UPDATES,
+            poll_timeout=poll_timeout,
+        )
+        polling = asyncio.ensure_future(poller.run(stop))
+        stopped = asyncio.ensure_future(stop.wait())
+        await asyncio.wait({polling, stopped}, return_when=asyncio.FIRST_COMPLETED)
+        stopped.cancel()
+        if polling.done():
+            polling.result()  # InvalidToken, or a bug, surfaces here
+        _LOGGER.info("stopping: %d updates handled", poller.handled)
     except InvalidToken:
-        print("Telegram refused TELEGRAM_BOT_TOKEN: check it with @BotFather", file=sys.stderr)
-        return 1
-    return 0
+        _LOGGER.error("Telegram refused the bot token; stopping")
+        runtime.exit_code = EXIT_REFUSED
+    finally:
+        await _stop(application, polling)
+    return runtime.exit_code
+
+
+async def _initialize(application: CompanionApp, stop: asyncio.Event) -> bool:
+    """``Application.initialize`` (it asks Telegram who we are), retried with back-off while
+    Telegram is unreachable; False if a stop came first. ``InvalidToken`` is raised at once."""
+    failures = 0
+    rng = random.Random()
+    while not stop.is_set():
+        try:
+            # Raced against the stop: a hanging getMe must not hold a SIGTERM past its budget.
+            return await _unless_stopped(application.initialize(), stop)
+        except InvalidToken:
+            raise
+        except TelegramError as exc:
+            failures += 1
+            delay = rng.uniform(0.5, 1.0) * min(START_BACKOFF_MAX, 2.0 ** min(failures, 8))
+            _LOGGER.warning(
+                "start-up: Telegram unreachable (%s); retrying in %.1f s", type(exc).__name__, delay
+            )
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=delay)
+    return False
+
+
+async def _stop(application: CompanionApp, polling: asyncio.Future[None] | None) -> None:
+    """Close the dispatch gate, give the update and the send in progress ``DRAIN_SECONDS``,
+    then stop the job queue and the application and close the database."""
+    runtime = runtime_of(application)
+    runtime.stop.set()
+    runtime.gate.closed = True
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + DRAIN_SECONDS
+    if polling is not None and not polling.done():
+        # Cancelled past the deadline, the update is not marked done and is replayed next start.
+        await _wait_until(polling, deadline)
+    services = services_of(application)
+    if application.running:
+        dispatch_idle = _acquire(services.dispatch_lock)
+        if not await _wait_until(dispatch_idle, deadline):
+            # A send hangs: cut it. Its row stays "sending" and gets the in-flight policy at
+            # the next start, exactly as after a crash.
+            _LOGGER.warning("stopping: a send in progress was cut short")
+            job_queue = application.job_queue
+            if job_queue is not None:
+                await job_queue.stop(wait=False)
+        elif services.dispatch_lock.locked():
+            services.dispatch_lock.release()
+        await application.stop()
+    await application.shutdown()  # a no-op if initialize never succeeded
+    await _post_shutdown(application)
+
+
+async def _unless_stopped(awaitable: Awaitable[Any], stop: asyncio.Event) -> bool:
+    """Await ``awaitable`` unless ``stop`` is set first (then cancel it): True if it ran."""
+    work = asyncio.ensure_future(awaitable)
+    stopped = asyncio.ensure_future(stop.wait())
+    try:
+        await asyncio.wait({work, stopped}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stopped.cancel()
+    if not work.done():
+        work.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await work
+        return False
+    work.result()
+    return True
+
+
+async def _acquire(lock: asyncio.Lock) -> None:
+    await lock.acquire()
+
+
+async def _wait_until(awaitable: Awaitable[Any], deadline: float) -> bool:
+    """Wait for ``awaitable`` until the loop time ``deadline``; cancel it then. True if done."""
+    future = asyncio.ensure_future(awaitable)
+    remaining = deadline - asyncio.get_running_loop().time()
+    try:
+        await asyncio.wait_for(asyncio.shield(future), timeout=max(remaining, 0.0))
+    except TimeoutError:
+        future.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await future
+        return False
+    except Exception:  # noqa: S110 - the outcome is logged where it happened
+        pass
+    return True

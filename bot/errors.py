@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import logging
 import re
+import sys
+import threading
 import traceback
+import types
 
 from telegram import Update
 from telegram.error import BadRequest, Conflict, Forbidden, NetworkError, TimedOut
@@ -57,17 +60,34 @@ async def on_error(update: object, context: BotContext) -> None:
     )
 
 
+# PTB log lines whose arguments are whole updates, request parameters or response bodies: what
+# people wrote, their names, session times. Mostly DEBUG, but "Received data was" is CRITICAL.
+PAYLOAD_TEMPLATES = (
+    "Processing update",
+    "Dropping pending update",
+    "Calling Bot API endpoint",
+    "Received data was",
+    "Can not load invalid JSON data",
+    "Webhook received data",
+    "Error while building CallbackContext",
+)
+WITHHELD = "<withheld: may hold personal data>"
+
+
 def redact(text: str) -> str:
     return TOKEN_PATTERN.sub("<token>", text)
 
 
 class TokenRedactingFilter(logging.Filter):
-    """Rewrites records so nothing shaped like a bot token reaches a log.
+    """Rewrites records so nothing shaped like a bot token, and no update or request payload
+    that PTB would log, reaches a log.
 
     Attach it to handlers, not loggers: a logger's filters skip records propagated from children.
     """
 
     def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.msg, str) and any(t in record.msg for t in PAYLOAD_TEMPLATES):
+            record.msg, record.args = f"{record.msg.split('%', 1)[0]}{WITHHELD}", None
         message = record.getMessage()
         cleaned = redact(message)
         if cleaned != message:
@@ -89,3 +109,27 @@ def configure_logging(level: int = logging.INFO) -> None:
     logging.getLogger("httpx").setLevel(logging.WARNING)
     logging.getLogger("httpcore").setLevel(logging.WARNING)
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    # With max_retries=0 it logs every 429 as an ERROR with a traceback; the sender already
+    # records each one as a retry with its wait, so a flood-control storm is not an error storm.
+    logging.getLogger("telegram.ext.AIORateLimiter").setLevel(logging.CRITICAL)
+    install_excepthooks()
+
+
+def install_excepthooks() -> None:
+    """Uncaught exceptions print through the redacting filter too: PTB's ``InvalidToken`` text
+    quotes the token, and a traceback may show a request URL, which holds it."""
+
+    def hook(
+        exc_type: type[BaseException],
+        exc: BaseException,
+        tb: types.TracebackType | None,
+    ) -> None:
+        text = "".join(traceback.format_exception(exc_type, exc, tb))
+        sys.stderr.write(redact(text))
+
+    def thread_hook(args: threading.ExceptHookArgs) -> None:
+        if args.exc_value is not None:
+            hook(args.exc_type, args.exc_value, args.exc_traceback)
+
+    sys.excepthook = hook
+    threading.excepthook = thread_hook

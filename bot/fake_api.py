@@ -35,7 +35,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, TypeVar
+from typing import Any, Self, TypeVar
 from urllib.parse import parse_qsl, urlsplit
 
 JSON = dict[str, Any]
@@ -160,7 +160,8 @@ class Fault:
     """A scripted misbehaviour for calls matching ``method`` and ``chat_id`` (None: any).
 
     ``status`` None answers normally after ``delay`` seconds; ``disconnect`` closes the
-    connection without answering. ``times`` is how many matching calls it affects (None: all).
+    connection without answering. ``times`` is how many matching calls it affects (None: all);
+    ``until`` (a ``time.monotonic()`` instant, see :meth:`lasting`) ends it at a moment instead.
     """
 
     status: int | None = None
@@ -172,9 +173,12 @@ class Fault:
     chat_id: int | str | None = None
     times: int | None = 1
     hits: int = 0
+    until: float | None = None
 
     def matches(self, method: str, chat_id: int | str | None) -> bool:
         if self.times is not None and self.hits >= self.times:
+            return False
+        if self.until is not None and time.monotonic() >= self.until:
             return False
         if self.method is not None and self.method != method:
             return False
@@ -261,6 +265,35 @@ class Fault:
     ) -> Fault:
         return cls(delay=seconds, method=method, chat_id=chat_id, times=times)
 
+    def lasting(self, seconds: float) -> Fault:
+        """Affect every matching call for the next ``seconds`` (a storm), then none."""
+        self.times = None
+        self.until = time.monotonic() + seconds
+        return self
+
+    @property
+    def active(self) -> bool:
+        """Still affecting calls (neither used up nor over)."""
+        if self.times is not None and self.hits >= self.times:
+            return False
+        return self.until is None or time.monotonic() < self.until
+
+    @classmethod
+    def conflict(cls, *, times: int | None = 1) -> Fault:
+        """Another process is polling with the same token (Telegram answers 409)."""
+        return cls(
+            status=409,
+            description="Conflict: terminated by other getUpdates request; make sure that only "
+            "one bot instance is running",
+            method="getUpdates",
+            times=times,
+        )
+
+    @classmethod
+    def unauthorized(cls, *, method: str | None = None, times: int | None = 1) -> Fault:
+        """The token was revoked (Telegram answers 401 to everything)."""
+        return cls(status=401, description="Unauthorized", method=method, times=times)
+
     @classmethod
     def dropped(
         cls, *, method: str | None = None, chat_id: int | None = None, times: int | None = 1
@@ -306,11 +339,14 @@ class FakeBotApi:
         self._thread: threading.Thread | None = None
         self._stopping = False
         self._waiting_polls = 0
+        self._polls_started = 0
+        self._last_port = 0
 
     # -- lifecycle -----------------------------------------------------------------------------
 
-    def start(self) -> FakeBotApi:
-        server = _Server(("127.0.0.1", 0), _Handler)
+    def start(self, port: int = 0) -> Self:
+        """Serve on 127.0.0.1 at ``port`` (0: any free one)."""
+        server = _Server(("127.0.0.1", port), _Handler)
         server.api = self
         self._server = server
         self._stopping = False
@@ -335,7 +371,28 @@ class FakeBotApi:
             self._thread.join(timeout=5)
         self._server = None
 
-    def __enter__(self) -> FakeBotApi:
+    def down(self) -> int:
+        """Stop serving, as a server outage: connections are refused until :meth:`up`. Returns
+        the port; queued updates, recorded calls and faults are kept."""
+        port = self.port
+        self._last_port = port
+        self.stop()
+        return port
+
+    def up(self) -> Self:
+        """Serve again on the port :meth:`down` gave up (same ``base_url``)."""
+        port = self._last_port
+        # A previous server's socket may linger a moment; SO_REUSEADDR covers TIME_WAIT only.
+        deadline = time.monotonic() + 5.0
+        while True:
+            try:
+                return self.start(port)
+            except OSError:
+                if time.monotonic() >= deadline:
+                    raise
+                time.sleep(0.05)
+
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
@@ -343,7 +400,10 @@ class FakeBotApi:
 
     @property
     def port(self) -> int:
+        """The port served on; while :meth:`down`, the one it will serve on again."""
         if self._server is None:
+            if self._last_port:
+                return self._last_port
             raise RuntimeError("FakeBotApi is not started")
         return int(self._server.server_address[1])
 
@@ -402,6 +462,13 @@ class FakeBotApi:
         """How many getUpdates long polls are open right now (a polling bot has one)."""
         with self._cond:
             return self._waiting_polls
+
+    @property
+    def polls_started(self) -> int:
+        """How many getUpdates requests have arrived (counted on arrival, unlike :meth:`calls`,
+        which records a long poll when it returns). A restarted bot polls when this grows."""
+        with self._cond:
+            return self._polls_started
 
     def wait_for(self, predicate: Callable[[], T], timeout: float = 5.0) -> T:
         """Block until ``predicate()`` is truthy and return it; TimeoutError after ``timeout``.
@@ -656,6 +723,7 @@ class FakeBotApi:
         deadline = time.monotonic() + timeout
         with self._cond:
             self._waiting_polls += 1
+            self._polls_started += 1
             try:
                 return self._poll(offset, limit, allowed, deadline)
             finally:
@@ -874,6 +942,9 @@ class _Server(ThreadingHTTPServer):
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, as httpx expects from a Bot API server
+    # Headers and body go out in two writes; with Nagle on, the body waits for the client's
+    # delayed ACK (~40 ms a request), which made every test and benchmark slow for nothing.
+    disable_nagle_algorithm = True
     server: _Server
 
     def log_message(self, format: str, *args: Any) -> None:

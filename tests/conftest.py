@@ -12,7 +12,6 @@ from messages.loader import load_timeline
 from scheduler.companion import Companion
 from scheduler.store.db import Database
 
-
 # Real-PTB-stack fixtures (fake Bot API, harness, error collector) for the bot tests.
 pytest_plugins = ["tests.botharness"]
 

@@ -19,7 +19,6 @@ from telegram.error import BadRequest, Forbidden, InvalidToken, NetworkError, Re
 
 from bot.fake_api import FakeBotApi, Fault
 
-
 CHAT = 5150
 
 

@@ -23,7 +23,6 @@ from scheduler.sending import (
     Sent,
 )
 
-
 CHAT = 4711
 
 

@@ -163,13 +163,13 @@ def test_replace_plan_revives_a_cancelled_key(store: Deliveries, patient: int) -
     assert statuses(store, patient) == {"k0": "pending", "k1": "pending"}
 
 
-def test_replace_plan_of_many_rows_is_fast(db: Database, store: Deliveries, patient: int) -> None:
-    """Ten thousand rows replace in well under a second (executemany, one transaction)."""
+def test_replace_plan_of_many_rows_twice_keeps_one_row_each(
+    db: Database, store: Deliveries, patient: int
+) -> None:
+    """Ten thousand rows re-planned twice stay ten thousand (speed is in benchmarks/)."""
     plan = [planned(f"k{i}", patient, T0 + i * MIN) for i in range(10_000)]
-    started = time.perf_counter()
     store.replace_plan(patient, plan)
     store.replace_plan(patient, plan)
-    assert time.perf_counter() - started < 2.0
     assert db.conn.execute("SELECT count(*) FROM deliveries").fetchone()[0] == 10_000
 
 
@@ -381,31 +381,6 @@ def test_next_due_and_claim_use_the_partial_index(db: Database) -> None:
         assert "TEMP B-TREE" not in plan, plan
 
 
-@pytest.mark.slow
-def test_next_due_stays_fast_with_a_million_rows(
-    db: Database, store: Deliveries, patient: int
-) -> None:
-    """With a million rows, mostly history, next_due and a claim take milliseconds."""
-    with db.transaction() as conn:
-        conn.execute(
-            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 1000000)"
-            " INSERT INTO deliveries (key, patient_id, recipient_id, message_id, due_at,"
-            " deadline, status) SELECT 'h' || i, ?, ?, 'rest_up',"
-            " strftime('%Y-%m-%dT%H:%M:%f000+00:00', '2026-01-01',"
-            "   '+' || (i % 500000) || ' minutes'),"
-            " '2027-01-01T00:00:00.000000+00:00',"
-            " CASE WHEN i % 100 = 0 THEN 'pending' ELSE 'sent' END FROM n",
-            (patient, patient),
-        )
-    started = time.perf_counter()
-    for _ in range(100):
-        store.next_due()
-    assert (time.perf_counter() - started) / 100 < 0.005
-    started = time.perf_counter()
-    store.claim_due(datetime(2026, 1, 2, tzinfo=UTC), limit=50)
-    assert time.perf_counter() - started < 0.05
-
-
 # -- recover_in_flight -----------------------------------------------------------------------
 
 
@@ -434,7 +409,8 @@ def test_recover_in_flight_resends_urgent_once_and_marks_the_rest_unknown(
         "untouched": "pending",
     }
     (again,) = store.claim_due(restart)
-    assert (again.key, again.due_at, again.attempts) == ("urgent", restart, 2)
+    # It keeps its original due time, so it goes out ahead of that chat's later messages.
+    assert (again.key, again.due_at, again.attempts) == ("urgent", T0, 2)
     # It crashes again while sending: this time it is not resent.
     assert store.recover_in_flight(restart + MIN).unknown == 1
     assert statuses(store, patient)["urgent"] == "unknown"

@@ -286,19 +286,22 @@ class Deliveries:
         Such a row may or may not have reached the person. Policy:
 
         * urgent and still before its deadline, and not recovered before: back to ``pending``
-          at ``now`` (reason ``recovered``). A duplicate "don't drive" is harmless; a missing
-          one is not.
+          at its own due instant (reason ``recovered``), so it goes first again and its chat
+          still gets messages in order (``now`` would put it behind the chat's later rows,
+          out of order whenever the interrupted send never reached Telegram). A duplicate
+          "don't drive" is harmless; a missing one is not.
         * everything else: ``unknown``, never resent. A duplicate reminder is noise, and a row
           that already came back once and crashed again may be what crashes the process.
 
-        It takes every ``sending`` row, so no other dispatcher may be using the file meanwhile.
+        It takes every ``sending`` row, so no other dispatcher may be using the file meanwhile
+        (``bot.lock`` makes sure of that).
         """
         with self.db.transaction() as conn:
             requeued = conn.execute(
-                "UPDATE deliveries SET status = 'pending', due_at = ?, reason = ?"
+                "UPDATE deliveries SET status = 'pending', reason = ?"
                 " WHERE status = 'sending' AND urgent = 1 AND deadline > ?"
                 " AND (reason IS NULL OR reason != ?)",
-                (to_db(now), RECOVERED, to_db(now), RECOVERED),
+                (RECOVERED, to_db(now), RECOVERED),
             ).rowcount
             unknown = conn.execute(
                 "UPDATE deliveries SET status = 'unknown', reason = 'crashed_while_sending'"

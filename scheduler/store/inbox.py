@@ -73,7 +73,18 @@ class Inbox:
         the process, the next start sees it."""
         with self.db.transaction() as conn:
             conn.execute(
-                "UPDATE inbox SET attempts = attempts + 1 WHERE update_id = ? AND status = 'pending'",
+                "UPDATE inbox SET attempts = attempts + 1"
+                " WHERE update_id = ? AND status = 'pending'",
+                (update_id,),
+            )
+
+    def retry(self, update_id: int) -> None:
+        """The attempt ended without crashing but must be repeated (Telegram was unreachable):
+        it does not count towards ``MAX_ATTEMPTS``."""
+        with self.db.transaction() as conn:
+            conn.execute(
+                "UPDATE inbox SET attempts = max(attempts - 1, 0)"
+                " WHERE update_id = ? AND status = 'pending'",
                 (update_id,),
             )
 
@@ -144,9 +155,7 @@ class InviteFailures:
     def record(self, chat_id: int, now: datetime) -> None:
         """One more failure; rows older than the window go in the same step."""
         with self.db.transaction() as conn:
-            conn.execute(
-                "DELETE FROM invite_failures WHERE at <= ?", (to_db(now - self.window),)
-            )
+            conn.execute("DELETE FROM invite_failures WHERE at <= ?", (to_db(now - self.window),))
             conn.execute(
                 "INSERT INTO invite_failures (chat_id, at) VALUES (?, ?)", (chat_id, to_db(now))
             )
