@@ -228,3 +228,38 @@ async def test_control_commands_need_a_person(harness: BotHarness) -> None:
         (sent,) = await h.say(STRANGER, command)
         assert sent.text == reply(h, "control_not_registered")
     assert h.services.companion.person_by_chat(STRANGER) is None
+
+
+def gone(h: BotHarness, person_id: int) -> bool:
+    state = h.services.companion.people.state(person_id)
+    assert state is not None
+    return state.gone
+
+
+async def test_blocking_marks_gone_and_start_brings_them_back(harness: BotHarness) -> None:
+    """Blocking the bot (a private ``my_chat_member`` to 'kicked') marks the person gone and
+    withdraws their messages; a plain /start afterwards resumes them without a second setup."""
+    h = harness
+    patient = await setup(h)
+    blocked = h.api.make_my_chat_member(
+        PATIENT, chat_type="private", new_status="kicked", old_status="member"
+    )
+    assert await h.feed(blocked, PATIENT, expect=0) == []
+    assert gone(h, patient.id)
+    assert "pending" not in {s.split(":")[0] for s in statuses(h, patient.id).values()}
+
+    (back,) = await h.say(PATIENT, "/start")
+    assert back.text == reply(h, "control_restarted")
+    assert not gone(h, patient.id) and not person(h, PATIENT).stopped
+    assert "pending" in {s.split(":")[0] for s in statuses(h, patient.id).values()}
+
+
+async def test_blocking_from_an_unknown_chat_stores_nothing(harness: BotHarness) -> None:
+    h = harness
+    before = h.row_counts()
+    blocked = h.api.make_my_chat_member(
+        STRANGER, chat_type="private", new_status="kicked", old_status="member"
+    )
+    assert await h.feed(blocked, STRANGER, expect=0) == []
+    assert h.row_counts() == before
+    assert h.services.companion.person_by_chat(STRANGER) is None

@@ -200,6 +200,49 @@ async def test_guessing_tokens_is_throttled_before_any_name_shows(harness: BotHa
     assert (sent.plain_text or "").startswith("Alex invited you")
 
 
+async def test_six_wrong_tokens_then_a_valid_one_get_one_identical_reply(
+    harness: BotHarness,
+) -> None:
+    """/start <token> shares Join's per-chat limit (5 failures an hour): once over it, even a
+    valid link is refused, with the very same reply and no name; nothing else is stored."""
+    h = harness
+    await setup_patient(h)
+    token = await invite(h)
+    before = stored(h)
+    texts: list[str | None] = []
+    for n in range(6):
+        (sent,) = await h.say(STRANGER, f"/start {'C' * 42}{n}", user=EVE)
+        texts.append(sent.text)
+    (sent,) = await h.say(STRANGER, f"/start {token}", user=EVE)
+    texts.append(sent.text)
+    assert texts == [reply(h, "family_invite_invalid")] * 7
+    assert sent.buttons == []
+    assert stored(h) == before
+
+
+async def test_join_pressed_twice_says_they_already_asked(harness: BotHarness) -> None:
+    """Join replayed (e.g. after a crash): the invite is used by this very chat and the link
+    waits for approval, so they hear that, not "invalid"; the patient is asked only once."""
+    h = harness
+    await setup_patient(h)
+    token = await invite(h)
+    mark = h.api.mark()
+    (confirm,) = await h.say(FAMILY, f"/start {token}", user=SAM)
+    (waiting,) = await h.press(FAMILY, f"fj:{token}", user=SAM)
+    assert waiting.text == reply(h, "family_join_waiting")
+    before = stored(h)
+    # The first press took the buttons off; a replay carries the same message and data.
+    confirm_id = int(confirm.result["message_id"])
+    (again,) = await h.press(FAMILY, f"fj:{token}", message_id=confirm_id, user=SAM)
+    assert again.text == reply(h, "family_join_asked")
+    assert stored(h) == before
+    assert len([c for c in h.api.sent_to(PATIENT, since=mark) if c.buttons]) == 1
+    # Once the patient declines, the replay is just an invalid invite again.
+    await h.press(PATIENT, data_like(h.api.sent_to(PATIENT, since=mark), "fd:"))
+    (late,) = await h.press(FAMILY, f"fj:{token}", message_id=confirm_id, user=SAM)
+    assert late.text == reply(h, "family_invite_invalid")
+
+
 async def test_join_pressed_after_the_link_died_gets_the_same_reply(harness: BotHarness) -> None:
     """A link revoked between opening it and tapping Join: the same reply, nothing stored."""
     h = harness

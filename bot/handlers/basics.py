@@ -1,4 +1,5 @@
-"""The handlers every chat meets: the private-chat guard, ``/help``, and the unknown-text reply.
+"""The handlers every chat meets: the private-chat guard, the blocked-bot note, ``/help``, and the
+unknown-text reply.
 
 The guard keeps the companion out of groups and channels: a health companion must not talk about
 someone's treatment where others read along, so it says so once, leaves, and stores nothing.
@@ -14,6 +15,7 @@ from telegram.error import TelegramError
 from telegram.ext import (
     ApplicationHandlerStop,
     CallbackQueryHandler,
+    ChatMemberHandler,
     CommandHandler,
     MessageHandler,
     TypeHandler,
@@ -27,6 +29,9 @@ _LOGGER = logging.getLogger(__name__)
 # The lowest group, so it runs before anything else; feature modules may use groups above it
 # (e.g. -2 to end a guided step before a command's own handler) without ever seeing a group chat.
 GUARD_GROUP = -100
+# Right after the guard, so only private chats reach it; every update passes the guard's
+# catch-all TypeHandler, so a second handler in GUARD_GROUP itself would never run.
+MEMBERSHIP_GROUP = GUARD_GROUP + 1
 _REMEMBERED_CHATS = 1000  # chats already told, so a burst of updates gets one reply
 
 
@@ -79,6 +84,24 @@ class PrivateChatGuard:
             del self._told[next(iter(self._told))]
 
 
+async def private_membership(update: Update, context: BotContext) -> None:
+    """A private chat's ``my_chat_member``: the person blocked the bot (status ``kicked``), so
+    mark them gone and withdraw what waits for them. Unknown chats: nothing is stored. Coming
+    back is a plain ``/start`` (control.restart_on_start)."""
+    membership = update.my_chat_member
+    if membership is None or membership.new_chat_member.status != ChatMember.BANNED:
+        return
+    companion = context.services.companion
+    person = companion.person_by_chat(membership.chat.id)
+    if person is None:
+        return
+    state = companion.people.state(person.id)
+    if state is not None and state.gone:
+        return
+    companion.mark_gone(person.id, context.services.clock.now())
+    context.services.rearm()
+
+
 async def help_command(update: Update, context: BotContext) -> None:
     message = update.effective_message
     if message is None:
@@ -115,6 +138,10 @@ async def stale_button(update: Update, context: BotContext) -> None:
 
 def register_guard(application: CompanionApp) -> None:
     application.add_handler(TypeHandler(Update, PrivateChatGuard()), group=GUARD_GROUP)
+    application.add_handler(
+        ChatMemberHandler(private_membership, ChatMemberHandler.MY_CHAT_MEMBER),
+        group=MEMBERSHIP_GROUP,
+    )
 
 
 def register_help(application: CompanionApp) -> None:

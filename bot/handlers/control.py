@@ -8,8 +8,8 @@ re-armed right after. Callback data:
     set:w:<plain|discreet>    wording
     set:l:<locale code>       language (one of the catalog's locales)
 
-A stopped person's plain ``/start`` brings the messages back (``RESTART_GROUP``) instead of
-walking them through setup again.
+A stopped person's plain ``/start``, or that of someone who had blocked the bot (marked gone),
+brings the messages back (``RESTART_GROUP``) instead of walking them through setup again.
 """
 
 from __future__ import annotations
@@ -142,11 +142,15 @@ async def stop_no_button(update: Update, context: BotContext) -> None:
 
 
 async def restart_on_start(update: Update, context: BotContext) -> None:
-    """Plain /start from someone who stopped: messages back on, data as it was, no new setup."""
+    """Plain /start from someone who stopped, or who blocked the bot (marked gone) and is back:
+    messages back on, data as it was, no new setup."""
     person = chat_person(update, context)
-    if person is None or not person.stopped:
+    if person is None:
         return  # onboarding's /start runs as usual
     services = context.services
+    state = services.companion.people.state(person.id)
+    if not person.stopped and (state is None or not state.gone):
+        return
     services.companion.restart(person.id, services.clock.now())
     services.rearm()
     await reply(update, context, "control_restarted")

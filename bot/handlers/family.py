@@ -288,6 +288,21 @@ async def invite_start(update: Update, context: BotContext) -> None:
     )
 
 
+def _already_asked(companion: Companion, token: str, chat_id: int) -> bool:
+    """Join pressed again for an invite this chat already redeemed (e.g. replayed after a crash):
+    the invite is used, and this chat's pending link to its patient was made in that same step."""
+    invite = companion.invites.by_token(token) if _TOKEN.fullmatch(token) else None
+    member = companion.person_by_chat(chat_id)
+    if invite is None or member is None or invite.used_at is None or invite.revoked_at:
+        return False
+    return any(
+        link.patient_id == invite.patient_id
+        and link.status == PENDING
+        and link.created_at == invite.used_at
+        for link in companion.links.of_family(member.id)
+    )
+
+
 async def join_button(update: Update, context: BotContext) -> None:
     query = update.callback_query
     chat = update.effective_chat
@@ -306,7 +321,8 @@ async def join_button(update: Update, context: BotContext) -> None:
     try:
         link_id, patient = companion.redeem_invite(match["token"], chat.id, name, now)
     except InviteInvalid:
-        await settle(update, context, "family_invite_invalid")
+        replayed = _already_asked(companion, match["token"], chat.id)
+        await settle(update, context, "family_join_asked" if replayed else "family_invite_invalid")
         return
     link = companion.links.get(link_id)
     member = companion.person_by_chat(chat.id)
