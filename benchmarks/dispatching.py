@@ -38,7 +38,7 @@ from typing import Any
 from benchmarks.common import cpu_seconds, emit, peak_rss_mb, percentile
 from benchmarks.fakeserver import FakeServer
 from benchmarks.population import fresh_database, planned_row
-from bot.app import ResultTimedSender, build_application
+from bot.app import build_application
 from bot.context import Settings, services_of
 from bot.errors import configure_logging
 from messages import Anchor, Audience, Catalog, load_catalog
@@ -114,14 +114,9 @@ class TimedSender:
 
 
 def timed_sender(dispatcher: Dispatcher, expected: int) -> TimedSender:
-    """Wrap the app's own ``TelegramSender``, under any wrapper the app puts around it."""
-    app_sender = dispatcher.sender
-    if isinstance(app_sender, ResultTimedSender):
-        timed = TimedSender(app_sender.inner, expected)
-        app_sender.inner = timed
-    else:
-        timed = TimedSender(app_sender, expected)
-        dispatcher.sender = timed
+    """Wrap the app's own ``TelegramSender``."""
+    timed = TimedSender(dispatcher.sender, expected)
+    dispatcher.sender = timed
     return timed
 
 

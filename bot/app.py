@@ -29,7 +29,7 @@ import re
 import signal
 import sys
 from collections.abc import Awaitable
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -56,7 +56,6 @@ from bot.sender import TelegramSender
 from messages import Catalog, load_catalog
 from scheduler.companion import Companion
 from scheduler.dispatch import Dispatcher, DispatchReport
-from scheduler.sending import OutgoingMessage, RetryLater, Sender, SendResult
 from scheduler.store.db import Database
 from scheduler.store.deliveries import ClaimedDelivery, Deliveries
 
@@ -123,29 +122,6 @@ class GatedDeliveries(Deliveries):
         return [] if self.closed else super().claim_due(now, limit)
 
 
-class ResultTimedSender:
-    """Makes Telegram's "retry after N s" count from when that answer came.
-
-    The dispatcher adds a retry's wait to the ``now`` its run started with; in a long run (a
-    backlog, a flood-control storm) that instant is seconds old by the time a 429 arrives, and
-    the chat would be asked again before its wait is over. ``dispatch_now`` records the run's
-    ``now`` here, and the wait is lengthened by how long the run had been going.
-    """
-
-    def __init__(self, inner: Sender, clock: Clock) -> None:
-        self.inner = inner
-        self.clock = clock
-        self.run_now: datetime | None = None
-
-    async def send(self, message: OutgoingMessage) -> SendResult:
-        result = await self.inner.send(message)
-        if isinstance(result, RetryLater) and result.after is not None and self.run_now:
-            lag = self.clock.now() - self.run_now
-            if lag > timedelta(0):
-                return RetryLater(result.reason, after=result.after + lag)
-        return result
-
-
 class Runtime:
     """What ``serve`` shares with the jobs: the stop request and the exit status."""
 
@@ -202,10 +178,10 @@ def build_application(
     dispatcher = Dispatcher(
         db,
         catalog,
-        ResultTimedSender(
-            TelegramSender(application.bot, min_chat_interval=min_chat_interval), clock
-        ),
+        TelegramSender(application.bot, min_chat_interval=min_chat_interval),
         crisis_line=settings.crisis_line,
+        # A retry's wait counts from when its answer came, not from the run's start.
+        now_fn=clock.now,
     )
     gate = GatedDeliveries(db)
     dispatcher.deliveries = gate
@@ -281,11 +257,7 @@ async def dispatch_now(application: AnyApplication) -> DispatchReport:
     services = services_of(application)
     # The timer and the safety tick may meet; one dispatch at a time keeps rows in order.
     async with services.dispatch_lock:
-        now = services.clock.now()
-        sender = services.dispatcher.sender
-        if isinstance(sender, ResultTimedSender):
-            sender.run_now = now
-        report = await services.dispatcher.dispatch_due(now)
+        report = await services.dispatcher.dispatch_due(services.clock.now())
     # Not re-armed when dispatch_due raised: the safety tick retries in a minute instead of a
     # timer firing again at once for the row that made it fail.
     arm_dispatcher(application)

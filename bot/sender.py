@@ -1,6 +1,6 @@
 """``TelegramSender``: the dispatcher's ``Sender`` port, spoken over the Bot API.
 
-Every Bot API error becomes one of the four outcomes in ``scheduler.sending``, so the dispatcher
+Every Bot API error becomes one of the five outcomes in ``scheduler.sending``, so the dispatcher
 never sees a Telegram exception; only a rejected token is raised, because no retry can fix it and
 the process must stop. Also the keyboard encoding shared with the handlers that read the presses.
 """
@@ -14,6 +14,7 @@ import warnings
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
 
+import httpx
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, LinkPreviewOptions
 from telegram.constants import ParseMode
 from telegram.error import (
@@ -29,6 +30,7 @@ from telegram.error import (
 from telegram.warnings import PTBDeprecationWarning
 
 from scheduler.sending import (
+    Ambiguous,
     Button,
     Failed,
     OutgoingMessage,
@@ -142,9 +144,14 @@ class TelegramSender:
             if any(marker in exc.message.lower() for marker in _GONE_MARKERS):
                 return RecipientGone(f"bad_request: {_short(exc)}")
             return Failed(f"bad_request: {_short(exc)}")
-        except TimedOut:
-            return RetryLater("timed_out")
+        except TimedOut as exc:
+            # A connect or pool timeout sent nothing; a read or write timeout may have been
+            # delivered with its answer lost.
+            if _never_sent(exc):
+                return RetryLater("timed_out: connect")
+            return Ambiguous("timed_out")
         except NetworkError as exc:
+            # Refused connections, a connection dropped before the answer and 5xx: retried.
             return RetryLater(f"network: {_short(exc)}")
         except TelegramError as exc:
             return Failed(f"{type(exc).__name__}: {_short(exc)}")
@@ -167,6 +174,12 @@ def _retry_after(exc: RetryAfter) -> timedelta:
         warnings.simplefilter("ignore", PTBDeprecationWarning)
         value = exc.retry_after
     return value if isinstance(value, timedelta) else timedelta(seconds=value)
+
+
+def _never_sent(exc: TimedOut) -> bool:
+    """A timeout before the request went out: connecting, or waiting for a pooled connection."""
+    cause = exc.__cause__
+    return isinstance(cause, httpx.ConnectTimeout | httpx.PoolTimeout)
 
 
 def _short(exc: TelegramError) -> str:

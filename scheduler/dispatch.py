@@ -4,6 +4,10 @@ Per row the order is claim -> send -> record, never send before the claim is com
 in between leaves a ``sending`` row that ``Deliveries.recover_in_flight`` judges at start-up,
 instead of a message sent twice or silently lost.
 
+Times: the run's ``now`` decides what is due; what happens after a send (a retry's due instant,
+``sent_at``) counts from when the outcome arrived, read from the optional ``now_fn`` the bot
+passes (its clock). Without one (tests) the domain reads no clock and uses the run's ``now``.
+
 Logs carry delivery ids, statuses and reason codes only: never text, names or session times.
 """
 
@@ -11,7 +15,7 @@ from __future__ import annotations
 
 import logging
 import random
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
@@ -20,6 +24,7 @@ from messages import Rendered, Wording
 
 from scheduler.model import Role
 from scheduler.sending import (
+    Ambiguous,
     Button,
     Failed,
     OutgoingMessage,
@@ -30,7 +35,7 @@ from scheduler.sending import (
     Sent,
 )
 from scheduler.store.db import Database
-from scheduler.store.deliveries import ClaimedDelivery, Deliveries, RenderContext
+from scheduler.store.deliveries import RECOVERED, ClaimedDelivery, Deliveries, RenderContext
 from scheduler.timeline import number_sessions, session_values
 
 log = logging.getLogger(__name__)
@@ -72,6 +77,7 @@ class DispatchReport:
     retried: int = 0  # postponed: transient errors and rows waiting behind them
     failed: int = 0
     cancelled: int = 0
+    unknown: int = 0  # no answer came (a read timeout): maybe delivered, never resent
     next_due: datetime | None = None
 
 
@@ -92,7 +98,10 @@ class Dispatcher:
         crisis_line: str,
         max_attempts: int = 6,
         rng: random.Random | None = None,
+        now_fn: Callable[[], datetime] | None = None,
     ) -> None:
+        """``now_fn`` tells the time an outcome arrived (the bot passes its clock's ``now``);
+        without it the run's ``now`` stands in, so tests need no clock."""
         if max_attempts < 1:
             raise ValueError("max_attempts must be at least 1")
         self.deliveries = Deliveries(db)
@@ -101,6 +110,14 @@ class Dispatcher:
         self.crisis_line = crisis_line
         self.max_attempts = max_attempts
         self.rng = rng if rng is not None else random.Random()
+        self.now_fn = now_fn
+
+    def _current(self, run_now: datetime) -> datetime:
+        """The instant now, never before the run's: a send can take seconds (timeouts, a 429
+        backlog), and a retry's wait counts from when its answer came."""
+        if self.now_fn is None:
+            return run_now
+        return max(run_now, self.now_fn())
 
     def next_due(self) -> datetime | None:
         """When to wake up next: arm one timer at exactly this instant (None: nothing pending)."""
@@ -113,7 +130,7 @@ class Dispatcher:
         then leaves at most one row in ``sending``, the one whose fate is really unknown, and
         never a batch of rows that were claimed but not yet tried.
         """
-        counts = {"sent": 0, "skipped": 0, "retried": 0, "failed": 0, "cancelled": 0}
+        counts = {"sent": 0, "skipped": 0, "retried": 0, "failed": 0, "cancelled": 0, "unknown": 0}
         # chat_id -> the instant the chat's postponed message is now due; later messages to that
         # chat in this run wait behind it, so a chat never sees them out of order.
         held: dict[int, datetime] = {}
@@ -123,18 +140,19 @@ class Dispatcher:
         report = DispatchReport(**counts, next_due=self.deliveries.next_due())
         if any(counts.values()):
             log.info(
-                "dispatch: sent=%d skipped=%d retried=%d failed=%d cancelled=%d",
+                "dispatch: sent=%d skipped=%d retried=%d failed=%d cancelled=%d unknown=%d",
                 report.sent,
                 report.skipped,
                 report.retried,
                 report.failed,
                 report.cancelled,
+                report.unknown,
             )
         return report
 
     async def _handle(self, row: ClaimedDelivery, now: datetime, held: dict[int, datetime]) -> str:
         store = self.deliveries
-        if now >= row.deadline:
+        if self._current(now) >= row.deadline:  # a long run may have outlived it
             return self._skip(row, EXPIRED)
         ctx = store.render_context(row.id)
         if ctx is None:  # erased between claim and now: nothing left to record
@@ -158,7 +176,7 @@ class Dispatcher:
             # Only the type: an exception's message may carry text or a token-bearing URL.
             log.warning("delivery %d: sender raised %s", row.id, type(exc).__name__)
             result = RetryLater(reason=f"exception:{type(exc).__name__}")
-        return self._record(row, ctx, result, now, held)
+        return self._record(row, ctx, result, self._current(now), held)
 
     def _record(
         self,
@@ -168,6 +186,7 @@ class Dispatcher:
         now: datetime,
         held: dict[int, datetime],
     ) -> str:
+        """Record ``result``; ``now`` is when it arrived."""
         store = self.deliveries
         match result:
             case Sent(message_ref=ref):
@@ -186,6 +205,8 @@ class Dispatcher:
                 return "failed"
             case RetryLater(reason=reason, after=after):
                 return self._retry(row, ctx, reason, after, now, held)
+            case Ambiguous(reason=reason):
+                return self._ambiguous(row, ctx, reason, now, held)
             case Failed(reason=reason):
                 store.record_failed(row.id, reason)
                 log.warning("delivery %d: failed (%s)", row.id, reason)
@@ -201,20 +222,57 @@ class Dispatcher:
         now: datetime,
         held: dict[int, datetime],
     ) -> str:
+        """Back to pending, later; ``now`` is when the outcome arrived.
+
+        A wait the platform (or the sender's pacing) named is its pace, not a failure: it does
+        not use up an attempt, and the row comes back exactly when the wait is over. Only the
+        deadline bounds it. Other transient errors back off and count toward ``max_attempts``.
+        """
         store = self.deliveries
-        if row.attempts >= self.max_attempts:
+        paced = after is not None and after > timedelta(0)
+        if not paced and row.attempts >= self.max_attempts:
             store.record_failed(row.id, f"{RETRIES_EXHAUSTED}:{reason}")
             log.warning("delivery %d: failed after %d attempts", row.id, row.attempts)
             return "failed"
-        delay = after if after is not None else backoff(row.attempts, self.rng)
-        # Never "due now": this run would claim it again at once and spin through its attempts.
-        due = now + max(delay, MIN_RETRY_DELAY)
+        if after is not None and paced:
+            # ``now`` is at or after the run's start, so this run never claims it again.
+            due = now + after
+        else:
+            delay = backoff(row.attempts, self.rng)
+            # Never "due now": this run would claim it again at once and spin through attempts.
+            due = now + max(delay, MIN_RETRY_DELAY)
         if due >= row.deadline:
             return self._skip(row, EXPIRED)
-        store.record_retry(row.id, due_at=due, reason=reason)
+        store.record_retry(row.id, due_at=due, reason=reason, count_attempt=not paced)
         held[ctx.chat_id] = due
         log.info("delivery %d: retry %d (%s)", row.id, row.attempts, reason)
         return "retried"
+
+    def _ambiguous(
+        self,
+        row: ClaimedDelivery,
+        ctx: RenderContext,
+        reason: str,
+        now: datetime,
+        held: dict[int, datetime],
+    ) -> str:
+        """No answer came: the person may have the message. The crash-recovery policy
+        (``Deliveries.recover_in_flight``): ``unknown`` and never resent, except an urgent row
+        still before its deadline that has not come back before, which is tried once more
+        (marked ``recovered``, the mark recovery uses, so the two share the one extra try).
+        """
+        store = self.deliveries
+        if row.urgent:
+            current = store.get(row.id)
+            due = now + max(backoff(row.attempts, self.rng), MIN_RETRY_DELAY)
+            if current is not None and current.reason != RECOVERED and due < row.deadline:
+                store.record_retry(row.id, due_at=due, reason=RECOVERED)
+                held[ctx.chat_id] = due
+                log.info("delivery %d: no answer (%s); urgent, tried once more", row.id, reason)
+                return "retried"
+        store.record_unknown(row.id, f"ambiguous:{reason}")
+        log.warning("delivery %d: no answer (%s); outcome unknown, not resent", row.id, reason)
+        return "unknown"
 
     def _requeue_behind(self, row: ClaimedDelivery, held: dict[int, datetime], chat_id: int) -> str:
         due = max(held[chat_id] + _TICK, row.due_at)

@@ -1,6 +1,6 @@
 """The port between the dispatcher and whatever delivers a message (Telegram, a test fake).
 
-Outcomes are a closed vocabulary so every sender maps its own errors onto the same four cases,
+Outcomes are a closed vocabulary so every sender maps its own errors onto the same five cases,
 and the dispatcher decides what each means for the delivery row.
 """
 
@@ -44,7 +44,9 @@ class RecipientGone:
 
 @dataclass(frozen=True)
 class RetryLater:
-    """Transient: flood control or network. ``after`` is the platform's wait, if it gave one."""
+    """Transient, and nothing was delivered: flood control, a refused connection, a 5xx, or the
+    sender's own pacing. ``after`` is the wait the platform (or the sender) asked for, if any;
+    such a retry is the platform's pace, not a failure, so it does not use up an attempt."""
 
     reason: str
     after: timedelta | None = None
@@ -57,7 +59,16 @@ class Failed:
     reason: str
 
 
-SendResult = Sent | RecipientGone | RetryLater | Failed
+@dataclass(frozen=True)
+class Ambiguous:
+    """The request went out but no answer came (a read timeout): the person may or may not have
+    the message. Recorded as ``unknown`` and not resent, except an urgent message still before
+    its deadline, which is tried once more (a duplicate "don't drive" is harmless)."""
+
+    reason: str
+
+
+SendResult = Sent | RecipientGone | RetryLater | Ambiguous | Failed
 
 
 class Sender(Protocol):

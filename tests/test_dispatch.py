@@ -16,7 +16,16 @@ import pytest
 from messages import Catalog, Wording, load_catalog
 from scheduler.dispatch import Dispatcher, backoff
 from scheduler.model import DeliveryStatus, PlannedDelivery
-from scheduler.sending import Button, Failed, RecipientGone, RetryLater, Sent
+from scheduler.sending import (
+    Ambiguous,
+    Button,
+    Failed,
+    OutgoingMessage,
+    RecipientGone,
+    RetryLater,
+    SendResult,
+    Sent,
+)
 from scheduler.store import Database, Deliveries
 from tests.fakes import (
     Clock,
@@ -349,6 +358,119 @@ async def test_retry_honours_the_platforms_wait(world: World) -> None:
     assert world.status("k") == ("pending", "flood")
 
 
+async def test_waits_the_platform_names_never_use_up_attempts(world: World) -> None:
+    """Ten 429s in a row (more than max_attempts) still leave the row pending; it goes after."""
+    world.plan(to_patient(world, "k", T0, deadline=T0 + timedelta(hours=1)))
+    now = T0
+    for _ in range(10):
+        world.sender.script(RetryLater("flood_control", after=timedelta(seconds=5)))
+        report = await world.dispatcher.dispatch_due(now)
+        assert report.retried == 1
+        status, due, attempts = world.row("k")
+        assert (status, due, attempts) == (DeliveryStatus.PENDING, now + timedelta(seconds=5), 0)
+        now = due
+    report = await world.dispatcher.dispatch_due(now)
+    assert report.sent == 1 and world.row("k")[2] == 1
+
+
+async def test_waits_the_platform_names_still_end_at_the_deadline(world: World) -> None:
+    """A storm that outlasts the message's relevance skips it as expired, never later."""
+    world.plan(to_patient(world, "k", T0, deadline=T0 + timedelta(seconds=12)))
+    now = T0
+    for _ in range(3):
+        world.sender.script(RetryLater("flood_control", after=timedelta(seconds=5)))
+        await world.dispatcher.dispatch_due(now)
+        now += timedelta(seconds=5)
+    assert world.status("k") == ("skipped", "expired")
+    assert len(world.sender.sent) == 3
+
+
+async def test_a_retry_counts_from_when_the_answer_came(tmp_path: Path) -> None:
+    """With the bot's clock as ``now_fn``, a 429 that arrives 20 s into a run waits from then."""
+    db = Database(tmp_path / "c.db")
+    patient = add_person(db, PATIENT_CHAT)
+    Deliveries(db).replace_plan(
+        patient, [planned("k", patient, T0, deadline=T0 + timedelta(hours=1))]
+    )
+    clock = Clock(T0)
+
+    class SlowSender(FakeSender):
+        async def send(self, message: OutgoingMessage) -> SendResult:
+            clock.advance(timedelta(seconds=20))  # the request took this long
+            return await super().send(message)
+
+    sender = SlowSender()
+    sender.script(RetryLater("flood_control", after=timedelta(seconds=5)))
+    dispatcher = Dispatcher(db, FakeRenderer(), sender, crisis_line="988", now_fn=clock.now)
+    await dispatcher.dispatch_due(T0)
+    (row,) = Deliveries(db).for_person(patient)
+    assert row.due_at == T0 + timedelta(seconds=25)
+    db.close()
+
+
+async def test_a_chat_not_free_yet_does_not_hold_up_other_chats(world: World) -> None:
+    """The sender's per-chat spacing answer postpones that chat by exactly the rest of its
+    interval, its later rows behind it, uncounted; the other chat goes in the same run."""
+    world.plan(
+        to_patient(world, "a", T0),
+        to_patient(world, "b", T0),
+        to_family(world, "c", T0),
+    )
+    world.sender.script_chat(
+        PATIENT_CHAT, RetryLater("chat_spacing", after=timedelta(milliseconds=400))
+    )
+    report = await world.dispatcher.dispatch_due(T0)
+    assert (report.sent, report.retried) == (1, 2)
+    assert world.row("a") == (DeliveryStatus.PENDING, T0 + timedelta(milliseconds=400), 0)
+    _, b_due, b_attempts = world.row("b")
+    assert b_due > T0 + timedelta(milliseconds=400) and b_attempts == 0
+    await world.dispatcher.dispatch_due(b_due)
+    ids = {row.key: row.id for row in world.store.for_person(world.patient)}
+    assert [m.delivery_id for m in world.sender.to_chat(PATIENT_CHAT)] == [
+        ids["a"],
+        ids["a"],
+        ids["b"],
+    ]
+
+
+async def test_no_answer_to_a_reminder_is_unknown_and_not_resent(world: World) -> None:
+    """A read timeout may have delivered it: recorded unknown, never sent again."""
+    world.plan(to_patient(world, "k", T0, deadline=T0 + timedelta(hours=2)))
+    world.sender.script(Ambiguous("timed_out"))
+    report = await world.dispatcher.dispatch_due(T0)
+    assert report.unknown == 1
+    assert world.status("k") == ("unknown", "ambiguous:timed_out")
+    await world.dispatcher.dispatch_due(T0 + timedelta(hours=1))
+    assert len(world.sender.sent) == 1
+
+
+async def test_no_answer_to_an_urgent_message_tries_it_once_more(world: World) -> None:
+    """Urgent and still relevant: re-queued once (as crash recovery would); a second
+    unanswered try is unknown. Later rows to the chat wait behind it."""
+    world.plan(
+        to_patient(world, "u", T0, deadline=T0 + timedelta(hours=2), urgent=True),
+        to_patient(world, "later", T0),
+    )
+    world.sender.script(Ambiguous("timed_out"))
+    report = await world.dispatcher.dispatch_due(T0)
+    assert (report.retried, report.unknown) == (2, 0)
+    status, due, _ = world.row("u")
+    assert status is DeliveryStatus.PENDING and world.status("u") == ("pending", "recovered")
+    assert world.row("later")[1] > due
+    world.sender.script(Ambiguous("timed_out"))
+    await world.dispatcher.dispatch_due(due)
+    assert world.status("u") == ("unknown", "ambiguous:timed_out")
+    assert len(world.sender.to_chat(PATIENT_CHAT)) == 2
+
+
+async def test_no_answer_to_an_urgent_message_near_its_deadline_is_unknown(world: World) -> None:
+    """No second try that would land after the deadline."""
+    world.plan(to_patient(world, "u", T0, deadline=T0 + timedelta(seconds=10), urgent=True))
+    world.sender.script(Ambiguous("timed_out"))
+    await world.dispatcher.dispatch_due(T0)
+    assert world.status("u") == ("unknown", "ambiguous:timed_out")
+
+
 async def test_a_retry_past_the_deadline_is_skipped_instead(world: World) -> None:
     """If the next try would come too late, the row is skipped as expired now."""
     world.plan(to_patient(world, "k", T0, deadline=T0 + timedelta(seconds=20)))
@@ -421,7 +543,7 @@ async def test_a_postponed_message_holds_back_later_ones_to_the_same_chat(world:
     assert (report.retried, report.sent) == (2, 1)
     _, a_due, a_attempts = world.row("a")
     b_status, b_due, b_attempts = world.row("b")
-    assert a_due == now + timedelta(seconds=10) and a_attempts == 1
+    assert a_due == now + timedelta(seconds=10) and a_attempts == 0  # the platform's pace
     assert b_status is DeliveryStatus.PENDING and b_due > a_due
     assert b_attempts == 0  # waiting behind is not an attempt
     assert [m.chat_id for m in world.sender.sent] == [PATIENT_CHAT, FAMILY_CHAT]

@@ -116,12 +116,6 @@ async def test_blocked_marks_the_person_gone_and_stops_their_pending_messages(
     assert harness.services.dispatcher.next_due() is None
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="bot/handlers/control.py restart_on_start restarts only a stopped person: it must "
-    "also call companion.restart for one marked gone (state.gone), so /start resumes them",
-)
 async def test_a_blocked_person_who_comes_back_with_start_gets_messages_again(
     harness: BotHarness,
 ) -> None:
@@ -175,13 +169,6 @@ async def test_a_dropped_connection_is_retried_later_and_sent_once(harness: BotH
 # -- 429 at full scale ----------------------------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="scheduler/dispatch.py counts flood-control retries against max_attempts=6, so a "
-    "30 s storm of retry_after=5 (six 429s) fails the message: a RetryLater with the "
-    "platform's own `after` must not use up an attempt",
-)
 async def test_a_30_second_storm_of_retry_after_5_loses_nothing(harness: BotHarness) -> None:
     patient = _register(harness)
     storm = harness.api.add_fault(Fault.flood(5, method="sendMessage", times=None))
@@ -206,14 +193,6 @@ async def short_timeout_bot(fake_api: FakeBotApi) -> AsyncIterator[Bot]:
         yield bot
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="a read timeout is ambiguous (Telegram may have delivered): bot/sender.py maps "
-    "TimedOut to RetryLater, so a non-urgent reminder is sent again. Needs an Ambiguous "
-    "outcome (scheduler/sending.py) that scheduler/dispatch.py records as unknown, or "
-    "re-queues once when urgent, as recover_in_flight does",
-)
 async def test_a_read_timeout_on_a_reminder_is_unknown_and_not_resent(
     fake_api: FakeBotApi,
     short_timeout_bot: Bot,

@@ -7,14 +7,16 @@ import socket
 from collections.abc import AsyncIterator
 from datetime import timedelta
 
+import httpx
 import pytest
 from telegram import Bot
-from telegram.error import InvalidToken
+from telegram.error import InvalidToken, TimedOut
 from telegram.request import HTTPXRequest
 
 from bot.fake_api import FakeBotApi, Fault
 from bot.sender import TelegramSender, callback_data, inline_keyboard, parse_callback_data
 from scheduler.sending import (
+    Ambiguous,
     Button,
     Failed,
     OutgoingMessage,
@@ -123,14 +125,43 @@ async def test_dropped_connection_is_retry_later(
     assert isinstance(result, RetryLater) and result.reason.startswith("network")
 
 
-async def test_timeout_is_retry_later(fake_api: FakeBotApi, fake_time: FakeTime) -> None:
-    """A request that outlives the read timeout is transient."""
+async def test_read_timeout_is_ambiguous(fake_api: FakeBotApi, fake_time: FakeTime) -> None:
+    """A request that outlives the read timeout may still be delivered: the outcome is unknown."""
     fake_api.add_fault(Fault.slow(1.0, method="sendMessage"))
     async with Bot(
         fake_api.token, base_url=fake_api.base_url, request=HTTPXRequest(read_timeout=0.2)
     ) as bot:
         sender = TelegramSender(bot, clock=fake_time, sleep=fake_time.sleep)
-        assert await sender.send(message()) == RetryLater("timed_out")
+        assert await sender.send(message()) == Ambiguous("timed_out")
+    await fake_api.wait_for_async(lambda: fake_api.sent_to(CHAT), 5.0)  # and it did arrive
+
+
+class TimingOutBot:
+    """Raises PTB's ``TimedOut`` the way its HTTPX request does: chained to httpx's timeout."""
+
+    def __init__(self, cause: Exception) -> None:
+        self.cause = cause
+
+    async def send_message(self, **_: object) -> None:
+        raise TimedOut() from self.cause
+
+
+@pytest.mark.parametrize(
+    ("cause", "expected"),
+    [
+        (httpx.ConnectTimeout("connect"), RetryLater("timed_out: connect")),
+        (httpx.PoolTimeout("pool"), RetryLater("timed_out: connect")),
+        (httpx.ReadTimeout("read"), Ambiguous("timed_out")),
+        (httpx.WriteTimeout("write"), Ambiguous("timed_out")),
+    ],
+    ids=["connect", "pool", "read", "write"],
+)
+async def test_timeouts_before_sending_retry_and_after_are_ambiguous(
+    fake_time: FakeTime, cause: Exception, expected: object
+) -> None:
+    """Only a timeout after the request went out may have delivered it."""
+    sender = TelegramSender(TimingOutBot(cause), clock=fake_time, sleep=fake_time.sleep)  # type: ignore[arg-type]
+    assert await sender.send(message()) == expected
 
 
 async def test_connection_refused_is_retry_later(fake_time: FakeTime) -> None:
