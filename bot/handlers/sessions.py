@@ -13,7 +13,7 @@ from collections.abc import Callable, Collection, Coroutine, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from telegram import InlineKeyboardMarkup, Update
+from telegram import InlineKeyboardMarkup, Message, Update
 from telegram.error import TelegramError
 from telegram.ext import CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
@@ -103,6 +103,21 @@ def patient_of(update: Update, context: BotContext) -> Person | None:
         return None
     person = context.services.companion.person_by_chat(chat.id)
     return person if person is not None and person.role is Role.PATIENT else None
+
+
+async def registered_patient(update: Update, context: BotContext) -> tuple[Message, Person] | None:
+    """The command's message and its sender as a patient; anyone else is pointed to /start."""
+    message = update.effective_message
+    if message is None:
+        return None
+    person = patient_of(update, context)
+    if person is None:
+        locale = locale_for(update, context)
+        await message.reply_text(
+            context.services.catalog.render_reply(locale, "sessions_not_registered")
+        )
+        return None
+    return message, person
 
 
 # -- session wording ------------------------------------------------------------------------------
@@ -202,15 +217,12 @@ def upcoming(context: BotContext, person: Person) -> list[Session]:
 
 
 async def add_command(update: Update, context: BotContext) -> None:
-    message = update.effective_message
-    if message is None:
+    found = await registered_patient(update, context)
+    if found is None:
         return
+    message, person = found
     services = context.services
     locale = locale_for(update, context)
-    person = patient_of(update, context)
-    if person is None:
-        await message.reply_text(services.catalog.render_reply(locale, "sessions_not_registered"))
-        return
     args = list(context.args or [])
     if not args:
         await message.reply_text(services.catalog.render_reply(locale, "sessions_add_usage"))
@@ -246,15 +258,12 @@ def _default_kind(context: BotContext, person: Person) -> Kind:
 
 
 async def sessions_command(update: Update, context: BotContext) -> None:
-    message = update.effective_message
-    if message is None:
+    found = await registered_patient(update, context)
+    if found is None:
         return
+    message, person = found
     services = context.services
     locale = locale_for(update, context)
-    person = patient_of(update, context)
-    if person is None:
-        await message.reply_text(services.catalog.render_reply(locale, "sessions_not_registered"))
-        return
     coming = upcoming(context, person)
     if not coming:
         await message.reply_text(services.catalog.render_reply(locale, "sessions_list_none"))
@@ -468,15 +477,12 @@ async def _send(update: Update, text: str, markup: InlineKeyboardMarkup | None =
 
 
 async def timezone_command(update: Update, context: BotContext) -> None:
-    message = update.effective_message
-    if message is None:
+    found = await registered_patient(update, context)
+    if found is None:
         return
+    message, person = found
     services = context.services
     locale = locale_for(update, context)
-    person = patient_of(update, context)
-    if person is None:
-        await message.reply_text(services.catalog.render_reply(locale, "sessions_not_registered"))
-        return
     text = " ".join(context.args or [])
     if not text:
         await message.reply_text(
