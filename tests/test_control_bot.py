@@ -217,7 +217,7 @@ async def test_bad_settings_data_changes_nothing(harness: BotHarness) -> None:
     for data in ("set:q:0400", "set:w:loud", "set:l:xx", "set:z:1"):
         assert await h.press(PATIENT, data, message_id=1) == []
     assert [c.params["text"] for c in h.api.calls("answerCallbackQuery", since=mark)] == [
-        reply(h, "reminders_stale")
+        reply(h, "button_stale")
     ] * 4
     assert person(h, PATIENT) == before
 

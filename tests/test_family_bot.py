@@ -346,7 +346,7 @@ async def test_family_list_remove_and_stale_buttons(harness: BotHarness) -> None
     mark = h.api.mark()
     assert await h.press(FAMILY, ride) == []
     assert await h.press(FAMILY, got_it) == []
-    assert answers(h, mark) == [reply(h, "reminders_stale")] * 2
+    assert answers(h, mark) == [reply(h, "button_stale")] * 2
     assert h.row_counts() == before
     assert conn.execute("SELECT count(*) FROM rides").fetchone()[0] == 0
     acked = conn.execute("SELECT count(*) FROM deliveries WHERE acknowledged_at IS NOT NULL")
@@ -386,7 +386,7 @@ async def test_someone_elses_buttons_change_nothing(harness: BotHarness) -> None
     mark = h.api.mark()
     for data in (f"fa:{link.id}", f"fd:{link.id}", f"fr_y:{link.id}", "fi_rv:1", "fa:x"):
         await h.press(STRANGER, data, message_id=1, user=EVE)
-    assert answers(h, mark) == [reply(h, "reminders_stale")] * 5
+    assert answers(h, mark) == [reply(h, "button_stale")] * 5
     assert h.row_counts() == before
     assert h.services.companion.family(link.patient_id)[0].status == "pending"
 

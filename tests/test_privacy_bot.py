@@ -204,4 +204,4 @@ async def test_forget_a_family_member_leaves_no_row_about_them(harness: BotHarne
         FAMILY, "forget_y", message_id=done.params["message_id"], user=user(FAMILY, "Sam")
     )
     answers = [c.params.get("text") for c in h.api.calls("answerCallbackQuery", since=mark)]
-    assert answers == [reply(h, "reminders_stale")]
+    assert answers == [reply(h, "button_stale")]

@@ -111,7 +111,7 @@ async def test_forged_and_stale_data_change_nothing(harness: BotHarness) -> None
     ]
     for chat_id, data, who in presses:
         assert await h.press(chat_id, data, message_id=1, user=who) == []
-    assert answers(h, mark) == [reply(h, "reminders_stale")] * len(presses)
+    assert answers(h, mark) == [reply(h, "button_stale")] * len(presses)
     assert snapshot(h) == before
 
 

@@ -143,7 +143,7 @@ async def stale(update: Update, context: BotContext) -> None:
     """The one answer for a forged, stale or foreign button: nothing changes."""
     query = update.callback_query
     assert query is not None
-    text = context.services.catalog.render_reply(locale_for(update, context), "reminders_stale")
+    text = context.services.catalog.render_reply(locale_for(update, context), "button_stale")
     await query.answer(text)
 
 

@@ -20,14 +20,13 @@ from telegram import InlineKeyboardMarkup, Update
 from telegram.ext import CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
 from bot.context import BotContext, CompanionApp
-from bot.handlers.basics import locale_for
+from bot.handlers.basics import locale_for, stale_button
 from bot.handlers.sessions import (
     DialogMessageHandler,
     dialog_step,
     patient_of,
     saved_text,
     session_lines,
-    stale,
     when_error_text,
     zone_error,
 )
@@ -357,7 +356,7 @@ async def onboarding_button(update: Update, context: BotContext) -> None:
     elif step == MORE and series is not None and _series_ok(series["days"], series["count"]):
         person = patient_of(update, context)
         if person is None:
-            await stale(update, context)
+            await stale_button(update, context)
             return
         await _accept(update)
         pattern = Series(
@@ -367,12 +366,12 @@ async def onboarding_button(update: Update, context: BotContext) -> None:
     elif step == MORE and data == OB_DONE:
         person = patient_of(update, context)
         if person is None:
-            await stale(update, context)
+            await stale_button(update, context)
             return
         await _accept(update)
         await _summary(update, context, person)
     else:
-        await stale(update, context)
+        await stale_button(update, context)
 
 
 def _telegram_name(update: Update) -> str | None:

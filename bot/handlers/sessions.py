@@ -18,7 +18,7 @@ from telegram.error import TelegramError
 from telegram.ext import CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
 from bot.context import AnyApplication, BotContext, CompanionApp, services_of
-from bot.handlers.basics import locale_for
+from bot.handlers.basics import locale_for, stale_button
 from bot.keyboards import (
     CANCEL,
     CANCEL_NO,
@@ -60,7 +60,7 @@ _WHEN_CODES = {
     "too_far": "sessions_when_too_far",
     "duplicate": "sessions_when_duplicate",
     "too_many": "sessions_series_too_many",
-    "not_found": "sessions_button_stale",
+    "not_found": "button_stale",
 }
 
 Callback = Callable[[Update, BotContext], Coroutine[Any, Any, None]]
@@ -292,18 +292,9 @@ async def _own_upcoming(
         if session is not None and session_start(session) <= context.services.clock.now():
             session = None
     if person is None or session is None:
-        await stale(update, context)
+        await stale_button(update, context)
         return None
     return person, session
-
-
-async def stale(update: Update, context: BotContext) -> None:
-    query = update.callback_query
-    assert query is not None
-    text = context.services.catalog.render_reply(
-        locale_for(update, context), "sessions_button_stale"
-    )
-    await query.answer(text)
 
 
 async def move_button(update: Update, context: BotContext) -> None:
@@ -340,7 +331,7 @@ async def move_text(update: Update, context: BotContext) -> None:
     session_id = state[1].get("session_id") if state is not None else None
     if person is None or not isinstance(session_id, int):
         services.companion.dialogs.clear(chat.id)
-        await message.reply_text(services.catalog.render_reply(locale, "sessions_button_stale"))
+        await message.reply_text(services.catalog.render_reply(locale, "button_stale"))
         return
     if not message.text:
         await message.reply_text(services.catalog.render_reply(locale, "sessions_when_bad"))
@@ -391,7 +382,7 @@ async def cancel_yes_button(update: Update, context: BotContext) -> None:
     try:
         change = services.companion.cancel_session(person.id, session.id, services.clock.now())
     except SessionRejected:
-        await stale(update, context)
+        await stale_button(update, context)
         return
     services.rearm()
     await query.answer()
@@ -424,14 +415,14 @@ async def second_time_button(update: Update, context: BotContext) -> None:
     assert query is not None
     local = session.local_start.replace(fold=0)
     if session.local_start.fold == 1 or not is_ambiguous(local, session.zone):
-        await stale(update, context)
+        await stale_button(update, context)
         return
     try:
         change = services.companion.move_session(
             person.id, session.id, local, services.clock.now(), fold=1
         )
     except SessionRejected:
-        await stale(update, context)
+        await stale_button(update, context)
         return
     services.rearm()
     await query.answer()
@@ -505,7 +496,7 @@ async def timezone_button(update: Update, context: BotContext) -> None:
     match = TIMEZONE.match(query.data or "")
     person = patient_of(update, context)
     if match is None or person is None or not zone_ok(match["zone"]):
-        await stale(update, context)
+        await stale_button(update, context)
         return
     await query.answer()
     await query.edit_message_reply_markup(None)
