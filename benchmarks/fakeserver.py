@@ -10,7 +10,7 @@ each with a tolerance of ``tolerance_s`` (50 ms) for jitter between the bot's cl
 server's, the GCRA's usual slack. Only accepted messages count against the limits.
 
 It hooks ``FakeBotApi._take_fault`` (the fake's per-request fault point) rather than changing
-``bot/fake_api.py``.
+``bot/offline/fake_api.py``.
 
 ``--delay S`` answers every accepted ``sendMessage`` S seconds late: a network round trip to
 Telegram, which the fake on 127.0.0.1 otherwise lacks.
@@ -32,7 +32,7 @@ from types import TracebackType
 from typing import IO, Any
 
 from benchmarks.common import ROOT, child_command, child_env
-from bot.fake_api import FakeBotApi, Fault, _Handler
+from bot.offline.fake_api import FakeBotApi, Fault, _Handler
 
 
 class _NoDelayHandler(_Handler):

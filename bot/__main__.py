@@ -62,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
 
         return preview.run(args)
     if args.command == "demo":
-        from bot.demo import main as demo
+        from bot.offline.demo import main as demo
 
         return demo()
     from bot.app import run

@@ -32,7 +32,7 @@ from telegram import Update
 from bot.app import ALLOWED_UPDATES, build_application, dispatch_now
 from bot.clock import ManualClock
 from bot.context import BotContext, CompanionApp, Services, services_of
-from bot.fake_api import JSON, Call, FakeBotApi
+from bot.offline.fake_api import JSON, Call, FakeBotApi
 from messages import Catalog, load_catalog
 from scheduler.dispatch import DispatchReport
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from bot.fake_api import FakeBotApi
+from bot.offline.fake_api import FakeBotApi
 from messages.catalog import TimelineEntry
 from scheduler.companion import Companion
 from scheduler.model import Kind

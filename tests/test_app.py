@@ -23,7 +23,7 @@ from bot.app import (
 from bot.clock import AcceleratedClock, ManualClock, SystemClock
 from bot.context import BotContext
 from bot.errors import TokenRedactingFilter, redact
-from bot.fake_api import FakeBotApi
+from bot.offline.fake_api import FakeBotApi
 from messages import Catalog
 from scheduler.model import DEFAULT_CRISIS_LINE, Kind
 from tests.botharness import GROUP, PATIENT, START

@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, time, timedelta
 from typing import TYPE_CHECKING
 
-from bot.fake_api import JSON
 from bot.handlers.control import parse_pause_days
+from bot.offline.fake_api import JSON
 from messages import Wording
 from scheduler.model import Kind, Person, QuietHours
 from scheduler.store.db import from_db

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.fake_api import FakeBotApi, Fault
+from bot.offline.fake_api import FakeBotApi, Fault
 from messages.catalog import TimelineEntry
 from scheduler.companion import Companion
 from scheduler.store.db import Database

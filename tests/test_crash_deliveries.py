@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.fake_api import FakeBotApi, Fault
+from bot.offline.fake_api import FakeBotApi, Fault
 from messages.catalog import TimelineEntry
 from tests.faultbot import STOP_WAIT, BotProcess, db_rows, seed_due, status_counts, wait_until
 

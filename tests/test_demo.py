@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from bot import demo
-from bot.fake_api import FakeBotApi
+from bot.offline import demo
+from bot.offline.fake_api import FakeBotApi
 from messages import load_catalog
 
 ROOT = Path(__file__).resolve().parents[1]

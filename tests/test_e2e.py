@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.fake_api import Call, FakeBotApi
+from bot.offline.fake_api import Call, FakeBotApi
 
 ROOT = Path(__file__).resolve().parents[1]
 PATIENT = 1001

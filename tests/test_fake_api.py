@@ -17,7 +17,7 @@ import pytest
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.error import BadRequest, Forbidden, InvalidToken, NetworkError, RetryAfter
 
-from bot.fake_api import FakeBotApi, Fault
+from bot.offline.fake_api import FakeBotApi, Fault
 
 CHAT = 5150
 

@@ -6,7 +6,7 @@ import re
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
-from bot.fake_api import JSON, Call
+from bot.offline.fake_api import JSON, Call
 from messages import Wording
 from scheduler.model import Kind, Person
 

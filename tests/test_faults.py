@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.fake_api import Call, FakeBotApi, Fault
+from bot.offline.fake_api import Call, FakeBotApi, Fault
 from messages.catalog import TimelineEntry
 from tests.faultbot import (
     STOP_WAIT,

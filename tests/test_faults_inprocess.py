@@ -18,7 +18,7 @@ from telegram import Bot
 from telegram.request import HTTPXRequest
 
 from bot.errors import TokenRedactingFilter
-from bot.fake_api import FakeBotApi, Fault
+from bot.offline.fake_api import FakeBotApi, Fault
 from bot.sender import TelegramSender
 from messages import Catalog
 from scheduler.companion import Companion

@@ -19,7 +19,7 @@ from telegram.ext import CommandHandler
 from bot.app import ALLOWED_UPDATES, build_application, runtime_of, serve
 from bot.clock import ManualClock
 from bot.context import BotContext, CompanionApp, services_of
-from bot.fake_api import FakeBotApi, Fault
+from bot.offline.fake_api import FakeBotApi, Fault
 from bot.polling import Poller
 from scheduler.store.db import Database
 from scheduler.store.inbox import MAX_ATTEMPTS, Inbox

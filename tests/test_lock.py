@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.fake_api import FakeBotApi
 from bot.lock import AlreadyRunning, DatabaseLock, lock_path_for, make_private
+from bot.offline.fake_api import FakeBotApi
 from tests.faultbot import ROOT, START_WAIT, BotProcess
 
 

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from bot.clock import ManualClock
-from bot.fake_api import JSON, Call, FakeBotApi
+from bot.offline.fake_api import JSON, Call, FakeBotApi
 from scheduler.model import Kind
 from tests.botharness import (
     PATIENT,

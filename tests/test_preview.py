@@ -254,15 +254,15 @@ def test_family_zone_implies_family(capsys: pytest.CaptureFixture[str]) -> None:
 def test_demo_subcommand_runs_the_demo(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """``demo`` calls ``bot.demo.main`` (here a stand-in module, to test only the wiring)."""
+    """``demo`` calls ``bot.offline.demo.main`` (a stand-in module: only the wiring)."""
     calls: list[str] = []
 
     def demo_main() -> int:
         calls.append("demo")
         return 0
 
-    stand_in = types.ModuleType("bot.demo")
+    stand_in = types.ModuleType("bot.offline.demo")
     stand_in.main = demo_main  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "bot.demo", stand_in)
+    monkeypatch.setitem(sys.modules, "bot.offline.demo", stand_in)
     assert main(["demo"]) == 0
     assert calls == ["demo"]

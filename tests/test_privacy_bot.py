@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from bot.calendar import unfold
-from bot.fake_api import JSON
 from bot.handlers.privacy import calendar_document, export_document
+from bot.offline.fake_api import JSON
 from messages import Wording
 from scheduler.model import Kind, Person
 

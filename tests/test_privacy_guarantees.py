@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.fake_api import JSON, FakeBotApi
+from bot.offline.fake_api import JSON, FakeBotApi
 from messages.catalog import TimelineEntry
 from scheduler.companion import Companion, InviteInvalid
 from scheduler.model import Kind

@@ -13,7 +13,7 @@ from telegram import Bot
 from telegram.error import InvalidToken, TimedOut
 from telegram.request import HTTPXRequest
 
-from bot.fake_api import FakeBotApi, Fault
+from bot.offline.fake_api import FakeBotApi, Fault
 from bot.sender import TelegramSender, callback_data, inline_keyboard, parse_callback_data
 from scheduler.sending import (
     Ambiguous,

@@ -6,7 +6,7 @@ from datetime import datetime
 
 import pytest
 
-from bot.fake_api import Call
+from bot.offline.fake_api import Call
 from scheduler.model import Kind, Person
 from tests.botharness import FAMILY, PATIENT, BotHarness, texts
 

@@ -1,9 +1,9 @@
 """``python -m bot demo``: the whole bot, offline, with a patient and a family member on stage.
 
 The real application (handlers, scheduler, SQLite store, catalog, dispatcher, sender) runs against
-the in-process fake Bot API on 127.0.0.1 (:mod:`bot.fake_api`), with a database in a temporary
-directory and a :class:`~bot.clock.ManualClock` set to a fixed Monday morning. Two simulated
-people talk to it through realistic ``Update`` JSON, exactly as Telegram would deliver it:
+the in-process fake Bot API on 127.0.0.1 (:mod:`bot.offline.fake_api`), with a database in a
+temporary directory and a :class:`~bot.clock.ManualClock` set to a fixed Monday morning. Two
+simulated people talk to it through realistic ``Update`` JSON, exactly as Telegram would deliver it:
 
 * **Maya**, a patient in London, sets up a series of three IV sessions with ``/start`` and
   invites her partner with ``/invite``;
@@ -41,7 +41,7 @@ from telegram import Update
 from bot.app import build_application, dispatch_now
 from bot.clock import ManualClock
 from bot.context import BotContext, CompanionApp, Services, services_of
-from bot.fake_api import JSON, Call, FakeBotApi
+from bot.offline.fake_api import JSON, Call, FakeBotApi
 from scheduler.model import DeliveryStatus
 
 ZONE = "Europe/London"
