@@ -127,6 +127,145 @@ MIGRATIONS: tuple[str, ...] = (
     """
     CREATE INDEX deliveries_sending ON deliveries(id) WHERE status = 'sending';
     """,
+    # 4: ids are never reused (AUTOINCREMENT): after /forget and a new sign-up, an old button in
+    # the same chat must not act on a new row that got the old id. Deliveries also carry the
+    # replies people's commands cause (``body``: rendered, erased once sent) to a ``chat_id``
+    # that may have no person (a stranger, or someone who just erased everything). A series
+    # groups a patient's sessions; series-wide messages belong to it. The inbox keeps the order
+    # updates arrived in (``seq``), since Telegram may restart update ids lower, and each
+    # update's chat, so one chat's flood does not hold the others back.
+    # Tables are rebuilt with foreign keys off (``Database.migrate``); migrated series take
+    # their patient's id, so the series-wide delivery keys already stored stay the same.
+    """
+    CREATE TABLE people_new (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        chat_id INTEGER NOT NULL UNIQUE,
+        role TEXT NOT NULL CHECK (role IN ('patient', 'family')),
+        display_name TEXT NOT NULL DEFAULT '',
+        zone TEXT NOT NULL,
+        locale TEXT NOT NULL DEFAULT 'en',
+        wording TEXT NOT NULL DEFAULT 'plain' CHECK (wording IN ('plain', 'discreet')),
+        quiet_start TEXT DEFAULT '21:30',
+        quiet_end TEXT DEFAULT '08:00',
+        paused_until TEXT,
+        stopped INTEGER NOT NULL DEFAULT 0,
+        gone INTEGER NOT NULL DEFAULT 0,
+        created_at TEXT NOT NULL
+    );
+    INSERT INTO people_new SELECT * FROM people;
+    DROP TABLE people;
+    ALTER TABLE people_new RENAME TO people;
+    CREATE TABLE series (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        patient_id INTEGER NOT NULL REFERENCES people(id) ON DELETE CASCADE,
+        planned INTEGER NOT NULL DEFAULT 6 CHECK (planned >= 1),
+        created_at TEXT NOT NULL
+    );
+    CREATE INDEX series_patient ON series(patient_id);
+    INSERT INTO series (id, patient_id, planned, created_at)
+        SELECT p.id, p.id,
+            max(1, (SELECT count(*) FROM sessions s WHERE s.patient_id = p.id
+                    AND s.status = 'active')),
+            p.created_at
+        FROM people p WHERE EXISTS (SELECT 1 FROM sessions s WHERE s.patient_id = p.id);
+    CREATE TABLE sessions_new (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        patient_id INTEGER NOT NULL REFERENCES people(id) ON DELETE CASCADE,
+        series_id INTEGER REFERENCES series(id) ON DELETE CASCADE,
+        local_start TEXT NOT NULL,
+        fold INTEGER NOT NULL DEFAULT 0,
+        zone TEXT NOT NULL,
+        kind TEXT NOT NULL CHECK (kind IN ('iv', 'nasal', 'other')),
+        duration_min INTEGER,
+        status TEXT NOT NULL DEFAULT 'active' CHECK (status IN ('active', 'cancelled')),
+        created_at TEXT NOT NULL
+    );
+    INSERT INTO sessions_new (id, patient_id, series_id, local_start, fold, zone, kind,
+                              duration_min, status, created_at)
+        SELECT id, patient_id, patient_id, local_start, fold, zone, kind, duration_min, status,
+               created_at FROM sessions;
+    DROP TABLE sessions;
+    ALTER TABLE sessions_new RENAME TO sessions;
+    CREATE INDEX sessions_patient ON sessions(patient_id, status);
+    CREATE INDEX sessions_series ON sessions(series_id);
+    CREATE TABLE family_links_new (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        patient_id INTEGER NOT NULL REFERENCES people(id) ON DELETE CASCADE,
+        family_id INTEGER NOT NULL REFERENCES people(id) ON DELETE CASCADE,
+        status TEXT NOT NULL CHECK (status IN ('pending', 'active')),
+        created_at TEXT NOT NULL,
+        joined_at TEXT,
+        UNIQUE (patient_id, family_id)
+    );
+    INSERT INTO family_links_new SELECT * FROM family_links;
+    DROP TABLE family_links;
+    ALTER TABLE family_links_new RENAME TO family_links;
+    CREATE INDEX family_links_family ON family_links(family_id);
+    CREATE TABLE invites_new (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        patient_id INTEGER NOT NULL REFERENCES people(id) ON DELETE CASCADE,
+        token_hash TEXT NOT NULL UNIQUE,
+        created_at TEXT NOT NULL,
+        expires_at TEXT NOT NULL,
+        used_at TEXT,
+        revoked_at TEXT
+    );
+    INSERT INTO invites_new SELECT * FROM invites;
+    DROP TABLE invites;
+    ALTER TABLE invites_new RENAME TO invites;
+    CREATE INDEX invites_patient ON invites(patient_id);
+    CREATE TABLE rides_new (
+        session_id INTEGER PRIMARY KEY REFERENCES sessions(id) ON DELETE CASCADE,
+        driver_id INTEGER NOT NULL REFERENCES people(id) ON DELETE CASCADE,
+        claimed_at TEXT NOT NULL
+    );
+    INSERT INTO rides_new SELECT * FROM rides;
+    DROP TABLE rides;
+    ALTER TABLE rides_new RENAME TO rides;
+    CREATE INDEX rides_driver ON rides(driver_id);
+    CREATE TABLE deliveries_new (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        key TEXT NOT NULL UNIQUE,
+        -- NULL only on a reply to a chat with no person (body set, chat_id set).
+        patient_id INTEGER REFERENCES people(id) ON DELETE CASCADE,
+        recipient_id INTEGER REFERENCES people(id) ON DELETE CASCADE,
+        session_id INTEGER REFERENCES sessions(id) ON DELETE CASCADE,
+        message_id TEXT NOT NULL,
+        due_at TEXT NOT NULL,
+        deadline TEXT NOT NULL,
+        urgent INTEGER NOT NULL DEFAULT 0,
+        status TEXT NOT NULL CHECK (status IN
+            ('pending', 'sending', 'sent', 'skipped', 'cancelled', 'failed', 'unknown')),
+        reason TEXT,
+        planned_skip INTEGER NOT NULL DEFAULT 0,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        claimed_at TEXT,
+        sent_at TEXT,
+        message_ref INTEGER,
+        acknowledged_at TEXT,
+        -- Replies: where to (NULL: the recipient's chat) and what, as rendered JSON.
+        chat_id INTEGER,
+        body TEXT,
+        CHECK (recipient_id IS NOT NULL OR (chat_id IS NOT NULL AND body IS NOT NULL))
+    );
+    INSERT INTO deliveries_new (id, key, patient_id, recipient_id, session_id, message_id,
+            due_at, deadline, urgent, status, reason, planned_skip, attempts, claimed_at,
+            sent_at, message_ref, acknowledged_at)
+        SELECT id, key, patient_id, recipient_id, session_id, message_id, due_at, deadline,
+            urgent, status, reason, planned_skip, attempts, claimed_at, sent_at, message_ref,
+            acknowledged_at FROM deliveries;
+    DROP TABLE deliveries;
+    ALTER TABLE deliveries_new RENAME TO deliveries;
+    CREATE INDEX deliveries_due ON deliveries(due_at) WHERE status = 'pending';
+    CREATE INDEX deliveries_patient ON deliveries(patient_id, status);
+    CREATE INDEX deliveries_recipient ON deliveries(recipient_id, status);
+    CREATE INDEX deliveries_session ON deliveries(session_id);
+    CREATE INDEX deliveries_sending ON deliveries(id) WHERE status = 'sending';
+    ALTER TABLE inbox ADD COLUMN chat_id INTEGER;
+    ALTER TABLE inbox ADD COLUMN seq INTEGER;
+    UPDATE inbox SET seq = update_id;
+    CREATE INDEX inbox_seq ON inbox(seq) WHERE status = 'pending';
+    """,
 )
 
 
@@ -170,13 +309,26 @@ class Database:
 
     def migrate(self) -> None:
         """Apply pending migrations, each with its version bump in one transaction."""
-        while self.version < len(MIGRATIONS):
-            target = self.version + 1
-            with self.transaction():
-                # executescript would COMMIT our transaction first; run statement by statement.
-                for statement in _statements(MIGRATIONS[target - 1]):
-                    self.conn.execute(statement)
-                self.conn.execute(f"PRAGMA user_version = {target:d}")
+        if self.version >= len(MIGRATIONS):
+            return
+        # A migration may rebuild a table (SQLite cannot change a column's constraints in
+        # place); with foreign keys on, dropping the old table would cascade-delete its
+        # children. The pragma is a no-op inside a transaction, so it is set around them, and
+        # each migration checks the keys itself before it commits.
+        self.conn.execute("PRAGMA foreign_keys = OFF")
+        try:
+            while self.version < len(MIGRATIONS):
+                target = self.version + 1
+                with self.transaction():
+                    # executescript would COMMIT our transaction first: statement by statement.
+                    for statement in _statements(MIGRATIONS[target - 1]):
+                        self.conn.execute(statement)
+                    broken = self.conn.execute("PRAGMA foreign_key_check").fetchall()
+                    if broken:
+                        raise RuntimeError(f"migration {target}: {len(broken)} broken references")
+                    self.conn.execute(f"PRAGMA user_version = {target:d}")
+        finally:
+            self.conn.execute("PRAGMA foreign_keys = ON")
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:

@@ -128,23 +128,40 @@ class Deliveries:
                 raise ValueError(f"delivery {item.key!r}: a plan holds pending or skipped rows")
         keys = {item.key for item in planned}
         with self.db.transaction() as conn:
-            conn.execute(
-                "DELETE FROM deliveries WHERE patient_id = ? AND ("
-                " (status = 'pending' AND instr(key, ?) = 0)"
-                " OR (status = 'skipped' AND planned_skip = 1))",
-                (patient_id, SNOOZE_MARK),
-            )
+            # Rows the plan no longer holds go; rows it still holds are updated in place, so a
+            # row keeps its id, and one that is backing off keeps its attempts, its later due
+            # instant and its reason (the crash-recovery mark among them).
+            stale = [
+                (row["id"],)
+                for row in conn.execute(
+                    "SELECT id, key FROM deliveries WHERE patient_id = ? AND body IS NULL AND ("
+                    " (status = 'pending' AND instr(key, ?) = 0)"
+                    " OR (status = 'skipped' AND planned_skip = 1))",
+                    (patient_id, SNOOZE_MARK),
+                )
+                if row["key"] not in keys
+            ]
+            conn.executemany("DELETE FROM deliveries WHERE id = ?", stale)
             conn.executemany(
                 "INSERT INTO deliveries (key, patient_id, recipient_id, session_id, message_id,"
                 " due_at, deadline, urgent, status, reason, planned_skip)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
                 " ON CONFLICT(key) DO UPDATE SET"
                 " recipient_id = excluded.recipient_id, session_id = excluded.session_id,"
-                " message_id = excluded.message_id, due_at = excluded.due_at,"
+                " message_id = excluded.message_id,"
+                " due_at = CASE WHEN deliveries.status = 'pending' AND deliveries.attempts > 0"
+                "   AND excluded.status = 'pending'"
+                "   THEN max(deliveries.due_at, excluded.due_at) ELSE excluded.due_at END,"
+                " reason = CASE WHEN deliveries.status = 'pending' AND deliveries.attempts > 0"
+                "   AND excluded.status = 'pending'"
+                "   THEN deliveries.reason ELSE excluded.reason END,"
+                " attempts = CASE WHEN deliveries.status = 'pending'"
+                "   AND excluded.status = 'pending' THEN deliveries.attempts ELSE 0 END,"
                 " deadline = excluded.deadline, urgent = excluded.urgent,"
-                " status = excluded.status, reason = excluded.reason,"
-                " planned_skip = excluded.planned_skip, attempts = 0, claimed_at = NULL"
-                " WHERE deliveries.status = 'cancelled'",
+                " status = excluded.status, planned_skip = excluded.planned_skip, claimed_at = NULL"
+                " WHERE deliveries.status = 'cancelled'"
+                " OR (deliveries.status = 'skipped' AND deliveries.planned_skip = 1)"
+                " OR (deliveries.status = 'pending' AND deliveries.body IS NULL)",
                 (_plan_row(item) for item in planned),
             )
             snoozed = conn.execute(
@@ -180,7 +197,7 @@ class Deliveries:
         with self.db.transaction() as conn:
             cursor = conn.execute(
                 "UPDATE deliveries SET status = 'cancelled', reason = ?"  # noqa: S608
-                f" WHERE status = 'pending' AND {where}",
+                f" WHERE status = 'pending' AND body IS NULL AND {where}",
                 params,
             )
             return cursor.rowcount
