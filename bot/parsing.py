@@ -10,16 +10,27 @@ from __future__ import annotations
 
 import difflib
 import re
+import unicodedata
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 from zoneinfo import available_timezones
 
 from scheduler.companion import MAX_AHEAD
-from scheduler.localtime import NonexistentLocalTime, ZoneError, to_utc, zone_info
+from scheduler.localtime import (
+    REGION_AREAS,
+    NonexistentLocalTime,
+    ZoneError,
+    region_zone,
+    region_zones,
+    to_utc,
+    zone_info,
+    zone_links,
+)
 from scheduler.model import Kind
+from scheduler.series import MAX_SERIES as MAX_SERIES  # the limit on a typed repeat pattern
+from scheduler.series import series_dates
 
-MAX_SERIES = 24
 # Longer than any sensible answer; a bound keeps the regexes cheap on pasted walls of text.
 _MAX_INPUT = 100
 
@@ -43,13 +54,44 @@ class WhenError(ValueError):
         self.gap = gap
 
 
-class ZoneGuessError(ZoneError):
-    """No zone matches the text; ``suggestions`` are close IANA names, best first (maybe none)."""
+# ZoneGuessError codes.
+UNKNOWN = "unknown"  # no zone by that name; ``suggestions``: close names (maybe none)
+ABBREVIATION = "abbreviation"  # EST, CET, BST, IST, Eastern, EST5EDT: ask which city
+OFFSET = "offset"  # UTC, GMT, GMT+1, UTC-5, +01:00, Etc/GMT+1: ask which city
+LEGACY = "legacy"  # an old alias (US/Eastern, Asia/Calcutta): ``suggestions`` = the place
+ASK_CITY = frozenset({ABBREVIATION, OFFSET})
 
-    def __init__(self, text: str, suggestions: tuple[str, ...]) -> None:
-        super().__init__(f"unknown time zone {text!r}")
+
+class ZoneGuessError(ZoneError):
+    """No region zone matches the text; the bot asks again, with buttons for ``suggestions``.
+
+    ``code``: ``unknown`` | ``abbreviation`` | ``offset`` | ``legacy`` (the constants above).
+    ``ask_city`` is true for an abbreviation or an offset: the reply asks which city the person
+    is in, since those name a clock, not a place, and are an hour off for half the year.
+    ``suggestions``: at most three region zones, best first (maybe none): close names for
+    ``unknown``, the place an alias stands for for ``legacy``, and for ``abbreviation`` and
+    ``offset`` places whose clock shows it (only when ``parse_zone`` was given ``now``).
+    ``offset``: what an ``offset`` means, as a UTC offset (``GMT+1`` -> +1 h, ``Etc/GMT+1`` ->
+    -1 h), or None when it is no offset in use (or for the other codes).
+    """
+
+    def __init__(
+        self,
+        text: str,
+        suggestions: tuple[str, ...],
+        *,
+        code: str = UNKNOWN,
+        offset: timedelta | None = None,
+    ) -> None:
+        super().__init__(f"{code} time zone {text!r}")
         self.text = text
         self.suggestions = suggestions
+        self.code = code
+        self.offset = offset
+
+    @property
+    def ask_city(self) -> bool:
+        return self.code in ASK_CITY
 
 
 class KindError(ValueError):
@@ -407,32 +449,13 @@ def series_starts(first: datetime, series: Series) -> list[datetime]:
 
     Same wall-clock time, on the next days whose weekday is in the pattern.
     """
-    starts: list[datetime] = []
-    day = first.date()
-    while len(starts) < series.count - 1:
-        day += timedelta(days=1)
-        if day.weekday() in series.weekdays:
-            starts.append(datetime.combine(day, first.time()))
-    return starts
+    if series.count < 2:
+        return []
+    return series_dates(first.replace(tzinfo=None), series.weekdays, series.count)[1:]
 
 
 # -- time zones ----------------------------------------------------------------------------------
 
-# Areas whose last part names a place; "US/Eastern" and "Etc/GMT+2" are not places people type.
-_AREAS = frozenset(
-    {
-        "Africa",
-        "America",
-        "Antarctica",
-        "Arctic",
-        "Asia",
-        "Atlantic",
-        "Australia",
-        "Europe",
-        "Indian",
-        "Pacific",
-    }
-)
 # What people type that is no city in the database.
 _ALIASES = {
     "nyc": "America/New_York",
@@ -472,9 +495,76 @@ _ALIASES = {
     "bangalore": "Asia/Kolkata",
     "japan": "Asia/Tokyo",
     "canberra": "Australia/Sydney",
-    "utc": "UTC",
-    "gmt": "Etc/GMT",
+    "new zealand": "Pacific/Auckland",
 }
+
+# Names for a clock, not a place: the answer is "which city?". Lower case. Every alphabetic
+# abbreviation a region zone uses is added from the tz database (``_abbreviations``).
+# fmt: off
+_STATIC_ABBREVIATIONS = frozenset(
+    {
+        "est", "edt", "cst", "cdt", "mst", "mdt", "pst", "pdt", "akst", "akdt", "hst", "hdt",
+        "ast", "adt", "nst", "ndt", "bst", "ist", "wet", "west", "cet", "cest", "met", "mest",
+        "eet", "eest", "msk", "wat", "cat", "eat", "sast", "pkt", "wib", "wita", "wit", "hkt",
+        "sgt", "pht", "jst", "kst", "aest", "aedt", "acst", "acdt", "awst", "nzst", "nzdt",
+    }
+)
+# fmt: on
+# US-style names for a group of places: the places that group means, most people first.
+_EASTERN = ("America/New_York", "America/Toronto", "America/Detroit")
+_CENTRAL = ("America/Chicago", "America/Winnipeg", "America/Mexico_City")
+_MOUNTAIN = ("America/Denver", "America/Edmonton", "America/Phoenix")
+_PACIFIC = ("America/Los_Angeles", "America/Vancouver", "America/Tijuana")
+_GROUPS: dict[str, tuple[str, ...]] = {
+    **dict.fromkeys(("et", "eastern", "eastern time", "est5edt", "est/edt"), _EASTERN),
+    **dict.fromkeys(("ct", "central", "central time", "cst6cdt", "cst/cdt"), _CENTRAL),
+    **dict.fromkeys(("mt", "mountain", "mountain time", "mst7mdt", "mst/mdt"), _MOUNTAIN),
+    **dict.fromkeys(("pt", "pacific", "pacific time", "pst8pdt", "pst/pdt"), _PACIFIC),
+}
+# Names for UTC itself.
+_UTC_WORDS = frozenset(
+    {"utc", "gmt", "ut", "uct", "z", "zulu", "universal", "greenwich", "gmt0", "coordinated"}
+)
+# "GMT+1", "UTC -05:00", "+0100", "utc+5:30": in people's speech the sign is the offset's own.
+_OFFSET = re.compile(
+    r"(?:(?P<base>utc|gmt|ut)\s*)?(?P<sign>[+\-−–])?\s*(?P<hours>\d{1,2})"
+    r"(?:(?::|\.|h)?(?P<minutes>\d{2}))?(?:\s*h(?:rs?|ours?)?)?",
+    re.ASCII,
+)
+# "Etc/GMT+1": the tz database's POSIX-style names, where the sign is inverted (UTC-01:00).
+_ETC = re.compile(
+    r"etc/(?:utc|uct|ut|universal|zulu|greenwich|gmt0|gmt(?P<sign>[+-])(?P<hours>\d{1,2})|gmt)",
+    re.ASCII,
+)
+# Offsets in use on Earth run from UTC-12:00 to UTC+14:00.
+_MIN_OFFSET, _MAX_OFFSET = timedelta(hours=-12), timedelta(hours=14)
+# Places offered first when asking "which city?", roughly most people first (US first: the
+# catalog is English); any other place comes after these, by name.
+# fmt: off
+_WELL_KNOWN = (
+    "America/New_York", "America/Chicago", "America/Los_Angeles", "Europe/London",
+    "Europe/Berlin", "Europe/Paris", "Asia/Kolkata", "Asia/Shanghai", "Asia/Tokyo",
+    "Australia/Sydney", "America/Denver", "America/Phoenix", "America/Toronto",
+    "America/Vancouver", "America/Mexico_City", "America/Sao_Paulo", "Africa/Lagos",
+    "Africa/Cairo", "Africa/Johannesburg", "Africa/Nairobi", "Europe/Madrid", "Europe/Rome",
+    "Europe/Amsterdam", "Europe/Dublin", "Europe/Lisbon", "Europe/Warsaw", "Europe/Athens",
+    "Europe/Helsinki", "Europe/Kyiv", "Europe/Istanbul", "Europe/Moscow", "Asia/Seoul",
+    "Asia/Manila", "Asia/Jakarta", "Asia/Singapore", "Asia/Hong_Kong", "Asia/Bangkok",
+    "Asia/Dhaka", "Asia/Karachi", "Asia/Dubai", "Asia/Riyadh", "Asia/Tehran",
+    "Asia/Jerusalem", "Asia/Kathmandu", "Asia/Tashkent", "Asia/Yangon",
+    "America/Argentina/Buenos_Aires", "America/Bogota", "America/Lima", "America/Santiago",
+    "America/Caracas", "America/Halifax", "America/St_Johns", "America/Anchorage",
+    "America/Havana", "America/Panama", "America/Puerto_Rico", "Africa/Casablanca",
+    "Africa/Accra", "Africa/Abidjan", "Australia/Melbourne", "Australia/Brisbane",
+    "Australia/Perth", "Australia/Adelaide", "Australia/Darwin", "Pacific/Auckland",
+    "Pacific/Honolulu", "Pacific/Guam", "Pacific/Fiji", "Pacific/Pago_Pago", "Pacific/Chatham",
+    "Atlantic/Reykjavik", "Atlantic/Azores", "Atlantic/Cape_Verde", "America/Noronha",
+    "America/Nuuk",
+)
+# fmt: on
+# Link names whose last part is a direction or a region, not a city ("Australia/North").
+_NOT_CITIES = frozenset({"North", "South", "East", "West", "Central", "Eastern", "Pacific"})
+_MAX_SUGGESTIONS = 3
 
 
 def _key(text: str) -> str:
@@ -483,28 +573,50 @@ def _key(text: str) -> str:
 
 @lru_cache(maxsize=1)
 def _zone_index() -> dict[str, str]:
-    """Lower-cased IANA names and city names (``new york``) -> IANA name."""
-    names = sorted(
-        (name for name in available_timezones() if zone_ok(name)),
-        # Canonical areas first, then the shortest name, so a city's first entry is its best.
-        key=lambda name: (name.split("/")[0] not in _AREAS, name.count("/"), name),
-    )
-    places = [name for name in names if name.split("/")[0] in _AREAS]
+    """What people type (``europe/berlin``, ``new york``, ``calcutta``) -> a region zone."""
+    places = sorted(region_zones(), key=lambda name: (name.count("/"), name))
     index: dict[str, str] = {}
     for name in places:
         index.setdefault(_key(name), name)
     for name in places:
         index.setdefault(_key(name.rsplit("/", 1)[-1]), name)
     for alias, name in _ALIASES.items():
-        if zone_ok(name):
+        if region_zone(name):
             index.setdefault(alias, name)
-    # Old link names last ("US/Eastern", "Japan"): valid, but a place name wins over them.
-    for name in names:
-        index.setdefault(_key(name), name)
+    # Old spellings of a city ("Asia/Calcutta" -> Kolkata, "Europe/Kiev" -> Kyiv) and country
+    # names kept as aliases ("Japan", "Poland"): the city or country, never the old full name.
+    for old, name in sorted(zone_links().items()):
+        if not region_zone(name) or region_zone(old):
+            continue
+        area, _, city = old.rpartition("/")
+        if area.split("/")[0] in REGION_AREAS and city not in _NOT_CITIES and not city.isupper():
+            index.setdefault(_key(city), name)
+        elif not area and old.isalpha() and len(old) > 3 and not old.isupper():
+            index.setdefault(_key(old), name)
     return index
 
 
-def zone_ok(name: str) -> bool:
+@lru_cache(maxsize=1)
+def _abbreviations() -> frozenset[str]:
+    """Every abbreviation a region zone's clock shows (EST, CEST, IST, WIB...), lower case."""
+    found = set(_STATIC_ABBREVIATIONS)
+    for zone in region_zones():
+        for month in (1, 7):
+            name = datetime(2025, month, 15, tzinfo=UTC).astimezone(zone_info(zone)).tzname()
+            if name and name.isalpha():
+                found.add(name.lower())
+    return frozenset(found - _UTC_WORDS)
+
+
+@lru_cache(maxsize=1)
+def _other_names() -> dict[str, str]:
+    """The zones that load but are no place (``US/Eastern``, ``PRC``), by ``_key``."""
+    names = available_timezones() - region_zones()
+    return {_key(name): name for name in sorted(names) if _loads(name)}
+
+
+def _loads(name: str) -> bool:
+    """True for any zone name that loads, place or not (``UTC``, ``US/Eastern`` too)."""
     try:
         zone_info(name)
     except ZoneError:
@@ -512,19 +624,128 @@ def zone_ok(name: str) -> bool:
     return True
 
 
-def parse_zone(text: str) -> str:
-    """An IANA zone from ``Europe/Berlin``, ``europe/berlin``, ``Berlin`` or ``New York``.
+def zone_ok(name: str) -> bool:
+    """True for the zones a person may have: region zones like ``Europe/Berlin``."""
+    return region_zone(name)
 
-    Raises ``ZoneGuessError`` with up to three close matches when nothing fits.
+
+def parse_zone(text: str, now: datetime | None = None) -> str:
+    """A region zone from ``Europe/Berlin``, ``europe/berlin``, ``Berlin``, ``New York``, ``NYC``.
+
+    Only places: an abbreviation (``EST``, ``CET``, ``BST``, ``Eastern``), an offset (``UTC``,
+    ``GMT+1``, ``UTC-5``, ``+01:00``, ``Etc/GMT+1``) or an old alias (``US/Eastern``) raises
+    ``ZoneGuessError`` with its ``code`` (see there). With ``now`` (aware), an abbreviation or
+    offset comes with up to three places whose clock shows it: for an offset, places whose
+    offset at ``now`` is exactly that one ("GMT+1" is UTC+01:00; "Etc/GMT+1" is POSIX for
+    UTC-01:00); for an abbreviation, places that use it at ``now`` or in the other half of the
+    year. Without ``now`` those come without suggestions, except US-style groups (``Eastern``,
+    ``EST5EDT``), which list their places. An unknown name gets up to three close matches.
     """
     key = _key(text)[:_MAX_INPUT]
+    shown = text[:_MAX_INPUT]
+    if not key:
+        raise ZoneGuessError(shown, ())
+    clock = _clock_name(key, now)
+    if clock is not None:
+        code, offset, suggestions = clock
+        raise ZoneGuessError(shown, suggestions, code=code, offset=offset)
     index = _zone_index()
     found = index.get(key)
     if found is not None:
         return found
-    close = difflib.get_close_matches(key, index.keys(), n=6, cutoff=0.75) if key else []
-    suggestions = tuple(dict.fromkeys(index[match] for match in close))[:3]
-    raise ZoneGuessError(text[:_MAX_INPUT], suggestions)
+    old = _other_names().get(key)
+    if old is not None:
+        target = zone_links().get(old)
+        suggestions = (target,) if target is not None and region_zone(target) else ()
+        raise ZoneGuessError(shown, suggestions, code=LEGACY)
+    close = difflib.get_close_matches(key, index.keys(), n=6, cutoff=0.75)
+    suggestions = tuple(dict.fromkeys(index[match] for match in close))[:_MAX_SUGGESTIONS]
+    raise ZoneGuessError(shown, suggestions)
+
+
+def _clock_name(
+    key: str, now: datetime | None
+) -> tuple[str, timedelta | None, tuple[str, ...]] | None:
+    """(code, offset, suggestions) if ``key`` names a clock rather than a place, else None."""
+    offset = _offset(key)
+    if offset is not None:
+        value = offset if _MIN_OFFSET <= offset <= _MAX_OFFSET else None
+        places = _at_offset(value, now) if value is not None else ()
+        return OFFSET, value, places
+    if key in _GROUPS:
+        return ABBREVIATION, None, tuple(z for z in _GROUPS[key] if region_zone(z))
+    if key in _abbreviations():
+        return ABBREVIATION, None, _using_abbreviation(key.upper(), now)
+    if key.startswith("etc/") and key in _other_names():
+        return OFFSET, None, ()  # another "Etc/" name: a clock, not a place
+    return None
+
+
+def _offset(key: str) -> timedelta | None:
+    """The UTC offset ``key`` means, if it is written as one (see ``_OFFSET`` and ``_ETC``)."""
+    if key in _UTC_WORDS:
+        return timedelta(0)
+    etc = _ETC.fullmatch(key)
+    if etc is not None:
+        if etc["hours"] is None:
+            return timedelta(0)
+        hours = int(etc["hours"])
+        return timedelta(hours=-hours if etc["sign"] == "+" else hours)  # POSIX: inverted
+    match = _OFFSET.fullmatch(key)
+    if match is None or (match["base"] is None and match["sign"] is None):
+        return None
+    minutes = int(match["minutes"] or 0)
+    if minutes > 59:
+        return _MAX_OFFSET + timedelta(hours=1)  # written as an offset, but none: out of range
+    size = timedelta(hours=int(match["hours"]), minutes=minutes)
+    return -size if match["sign"] in ("-", "−", "–") else size
+
+
+def _ranked(zones: set[str]) -> tuple[str, ...]:
+    """Up to three of ``zones`` to offer, best first: well-known places before the rest (polar
+    stations last), and among the well-known, one per area before a second from the same area,
+    so an abbreviation several places use (IST, CST) shows each of them."""
+    rank = {name: position for position, name in enumerate(_WELL_KNOWN)}
+    ordered = sorted(
+        zones,
+        key=lambda name: (
+            name.split("/")[0] in ("Antarctica", "Arctic"),
+            rank.get(name, len(rank)),
+            name,
+        ),
+    )
+    chosen: list[str] = []
+    areas: set[str] = set()
+    for name in ordered:
+        area = name.split("/")[0]
+        if name in rank and area not in areas:
+            chosen.append(name)
+            areas.add(area)
+    chosen += [name for name in ordered if name not in chosen]
+    return tuple(sorted(chosen[:_MAX_SUGGESTIONS], key=ordered.index))
+
+
+def _at_offset(offset: timedelta, now: datetime | None) -> tuple[str, ...]:
+    """Places whose offset at ``now`` is exactly ``offset``; none without ``now``."""
+    if now is None or now.tzinfo is None:
+        return ()
+    return _ranked(
+        {z for z in region_zones() if now.astimezone(zone_info(z)).utcoffset() == offset}
+    )
+
+
+def _using_abbreviation(name: str, now: datetime | None) -> tuple[str, ...]:
+    """Places whose clock shows ``name`` at ``now`` or half a year before or after."""
+    if now is None or now.tzinfo is None:
+        return ()
+    moments = (now, now - timedelta(days=182), now + timedelta(days=182))
+    return _ranked(
+        {
+            zone
+            for zone in region_zones()
+            if any(moment.astimezone(zone_info(zone)).tzname() == name for moment in moments)
+        }
+    )
 
 
 # -- session kinds -------------------------------------------------------------------------------
@@ -547,22 +768,95 @@ def parse_kind(text: str) -> Kind:
 
 # -- small answers -------------------------------------------------------------------------------
 
-MAX_NAME = 64
+MAX_NAME = 32
+MAX_NAME_WORDS = 3
 _DONE_WORDS = frozenset(
     {"done", "no", "nope", "none", "finished", "that's all", "thats all", "that is all", "all done"}
 )
+# What may join the letters of a name: Mary-Jane, O'Brien (also ’ and ʼ), J.R., l·l.
+_NAME_JOINERS = frozenset("-‐'’ʼ.·")
+# Invisible joiners some scripts need inside a word (Malayalam, Sinhala, Persian).
+_ZERO_WIDTH = frozenset("\u200c\u200d")
+# Whole answers made of letters that are replies, not names.
+# fmt: off
+_NOT_NAMES = frozenset(
+    {
+        "yes", "yeah", "yep", "yup", "no", "nope", "nah", "ok", "okay", "k", "kk", "hi", "hey",
+        "hello", "hiya", "help", "start", "stop", "cancel", "back", "menu", "skip", "done",
+        "next", "thanks", "thank you", "thx", "sorry", "what", "why", "how", "who", "when",
+        "where", "name", "my name", "none", "nothing", "nobody", "idk",
+        "dunno", "sure", "fine", "good", "bad", "great", "cool", "lol", "hm", "hmm", "um", "uh",
+        "please", "maybe", "whatever", "anonymous", "settings", "sessions", "pause", "resume",
+        "leave", "family", "invite", "export", "forget", "timezone",
+    }
+)
+# fmt: on
+# Words that make the text a sentence. English only, and never a word that is a name somewhere
+# ("Can" in Turkish, "He" and "You" in Chinese, "So" and "No" in Korean, "My" and "An" in
+# Vietnamese, "Will", "May", "Hope"): those pass, since a name is checked, not understood.
+# fmt: off
+_SENTENCE_WORDS = frozenset(
+    {
+        "i", "i'm", "im", "i've", "ive", "i'll", "i'd", "me", "myself", "your", "you're",
+        "youre", "we", "they", "it", "it's", "its", "is", "are", "am", "was", "were", "been",
+        "the", "this", "that", "these", "those", "what", "what's", "whats", "why", "how", "who",
+        "where", "when", "which", "please", "help", "can't", "cant", "cannot", "could", "would",
+        "should", "don't", "dont", "doesn't", "didn't", "won't", "not", "want", "need", "feel",
+        "feeling", "think", "know", "have", "has", "had", "with", "about", "anymore", "really",
+        "very", "because", "but", "if", "there", "here", "and", "or", "hello", "hey", "thanks",
+        "sorry", "okay", "yes",
+    }
+)
+# fmt: on
 
 
 class NameInputError(ValueError):
-    """Not usable as a name: empty, too long, or control characters."""
+    """Not a name (see ``parse_name``): the bot asks again, saying what a name looks like."""
 
 
 def parse_name(text: str) -> str:
-    """The name to call someone by: trimmed, inner spaces collapsed, 1 to ``MAX_NAME`` chars."""
-    name = " ".join(text.split())
-    if not name or len(name) > MAX_NAME or any(not char.isprintable() for char in name):
+    """The name to call someone by, if the text looks like one: trimmed, spaces collapsed, NFC.
+
+    A name is 1 to ``MAX_NAME`` characters in at most ``MAX_NAME_WORDS`` words. Each word is
+    letters of any script (with their accents and marks), which a hyphen, an apostrophe or a
+    dot may join, and a dot may end: ``Ana``, ``Mary-Jane``, ``O'Brien``, ``J. R.``,
+    ``José Luis``, ``Анна``, ``李``. So no digits, ``?``, ``!``, emoji or commands (``/start``).
+    Also refused: a whole answer that is a reply (``yes``, ``no``, ``ok``, ``hi``, ``help``), and
+    any text with a word that makes it a sentence (``what is this``), so nothing a person says
+    to the bot is ever taken for their name. Raises ``NameInputError``.
+    """
+    name = unicodedata.normalize("NFC", " ".join(text.split()))
+    words = name.split(" ")
+    if (
+        not name
+        or len(name) > MAX_NAME
+        or len(words) > MAX_NAME_WORDS
+        or not all(_name_word(word) for word in words)
+    ):
+        raise NameInputError(text[:_MAX_INPUT])
+    folded = [word.casefold().replace("’", "'").replace("ʼ", "'") for word in words]
+    if " ".join(folded).strip(".") in _NOT_NAMES or any(w in _SENTENCE_WORDS for w in folded):
         raise NameInputError(text[:_MAX_INPUT])
     return name
+
+
+def _name_word(word: str) -> bool:
+    """Letters (and their marks), joined by single joiners; a dot may end it (``J.``)."""
+    after_letter = False
+    for char in word:
+        category = unicodedata.category(char)
+        if category.startswith("L"):
+            after_letter = True
+        elif category.startswith("M") or char in _ZERO_WIDTH:
+            if not after_letter:
+                return False
+        elif char in _NAME_JOINERS:
+            if not after_letter:
+                return False
+            after_letter = False
+        else:
+            return False
+    return after_letter or word.endswith(".")
 
 
 def is_done(text: str) -> bool:

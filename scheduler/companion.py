@@ -57,13 +57,15 @@ from messages import TimelineEntry, Wording
 
 from scheduler.localtime import (
     NonexistentLocalTime,
+    NotARegionZone,
     ZoneError,
+    check_region_zone,
     is_ambiguous,
     session_start,
     to_utc,
-    zone_info,
 )
 from scheduler.model import FamilyLink, Kind, Person, QuietHours, Role, Session
+from scheduler.series import SeriesAdded, SkippedDate, overlapping, series_dates
 from scheduler.store.db import Database, to_db
 from scheduler.store.deliveries import Deliveries
 from scheduler.store.dialogs import Dialogs
@@ -239,6 +241,70 @@ class Companion:
             )
             self._replan(patient_id, now)
             return session
+
+    def add_series(
+        self,
+        patient_id: int,
+        first_local: datetime,
+        kind: Kind,
+        weekdays: tuple[int, ...],
+        count: int,
+        now: datetime,
+        *,
+        after_session_id: int | None = None,
+        duration: timedelta | None = None,
+    ) -> SeriesAdded:
+        """Every date of a repeat pattern, in one transaction with one re-plan.
+
+        The series is ``count`` sessions in all, ``first_local`` included, then the same
+        wall-clock time on the following days whose weekday (0 = Monday) is in ``weekdays``
+        (``scheduler.series.series_dates``), in the patient's current zone. A date that cannot
+        be a session is skipped, not refused: ``SeriesAdded.skipped`` says which and why
+        (``past``, ``too_far``, ``nonexistent``, ``duplicate``); the rest are added, and a
+        fall-back hour's time takes its first occurrence.
+
+        ``after_session_id``: the patient's session already booked at ``first_local`` (the one
+        the series repeats); its date is neither added nor counted as skipped. ``NotAllowed`` if
+        the patient is none, ``SessionRejected("not_found")`` if that session is not theirs;
+        ``ValueError`` for a count outside 1..24, bad weekdays, or a session at another time.
+        """
+        if first_local.tzinfo is not None:
+            raise ValueError("first_local is the wall-clock time the patient typed: naive")
+        dates = series_dates(first_local, weekdays, count)
+        with self.db.transaction():
+            patient = self._patient(patient_id)
+            booked = None
+            if after_session_id is not None:
+                booked = self._own_session(patient_id, after_session_id)
+                if booked.local_start.replace(fold=0) != dates[0]:
+                    raise ValueError("after_session_id is not the session at first_local")
+                dates = dates[1:]
+            added: list[Session] = []
+            skipped: list[SkippedDate] = []
+            for local in dates:
+                try:
+                    fold = self._check_start(patient_id, local, patient.zone, 0, now, moving=None)
+                except SessionRejected as exc:
+                    skipped.append(SkippedDate(local, patient.zone, exc.code, exc.detail))
+                    continue
+                added.append(
+                    self.session_store.add(
+                        patient_id, local, patient.zone, kind, now, fold=fold, duration=duration
+                    )
+                )
+            if added:
+                self._replan(patient_id, now)
+            return SeriesAdded(added=tuple(added), skipped=tuple(skipped), booked=booked)
+
+    def overlaps(self, patient_id: int, session_id: int) -> list[Session]:
+        """The patient's other active sessions whose time overlaps this one's, earliest first.
+
+        A session takes ``[start, start + expected_duration)``; exact duplicates (same start)
+        are left out, since they are refused when entered. ``SessionRejected("not_found")`` if
+        the session is not the patient's.
+        """
+        session = self._own_session(patient_id, session_id)
+        return overlapping(session, self.session_store.active(patient_id))
 
     def move_session(
         self,
@@ -580,8 +646,15 @@ class Companion:
 
 
 def _check_zone(zone: str) -> None:
+    """Only region zones (``Europe/Berlin``) are a person's zone. ``ZoneRejected`` codes:
+    ``unknown_zone`` for a name that is no zone; ``not_a_region`` for one that loads but names
+    no place (``EST``, ``CET``, ``UTC``, ``GMT``, ``Etc/GMT+1``, ``EST5EDT``, ``US/Eastern``):
+    its clock is not the one on the person's wall for part of the year, or it hides the place.
+    """
     try:
-        zone_info(zone)
+        check_region_zone(zone)
+    except NotARegionZone as exc:
+        raise ZoneRejected("not_a_region", str(exc)) from exc
     except ZoneError as exc:
         raise ZoneRejected("unknown_zone", str(exc)) from exc
 

@@ -12,11 +12,15 @@ Two ways to turn a local time into an instant, on purpose:
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import math
 import re
+import zoneinfo
 from datetime import UTC, date, datetime, time, timedelta, timezone
 from functools import lru_cache
+from importlib import resources
+from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from scheduler.model import QuietHours, Session
@@ -95,6 +99,142 @@ def _unknown_zone(name: object) -> str:
 @lru_cache(maxsize=1)
 def _known_zone_names() -> tuple[str, ...]:
     return tuple(sorted(available_timezones() - _NOT_PLACES))
+
+
+# -- region zones: the only zones a person's clock can be set to ---------------------------------
+
+# The areas whose zones name a place ("Europe/Berlin"). Everything else in the database is an
+# abbreviation ("EST", "CET"), a fixed offset ("Etc/GMT+1", which POSIX reads as UTC-1), a
+# US-style rule set ("EST5EDT") or an old alias ("US/Eastern"): each is either a different clock
+# from the one on the person's wall for half the year, or a name that hides which place is meant.
+REGION_AREAS = frozenset(
+    {
+        "Africa",
+        "America",
+        "Antarctica",
+        "Arctic",
+        "Asia",
+        "Atlantic",
+        "Australia",
+        "Europe",
+        "Indian",
+        "Pacific",
+    }
+)
+
+
+class NotARegionZone(ZoneError):
+    """A name that loads but is no place: an abbreviation, an offset or an old alias.
+
+    ``suggestion`` is the place an old alias stands for (``US/Eastern`` -> ``America/New_York``),
+    or None when the name says nothing about the place (``EST``, ``Etc/GMT+1``).
+    """
+
+    def __init__(self, name: str, suggestion: str | None) -> None:
+        if suggestion is not None:
+            hint = f"it is an old name for {suggestion}: use {suggestion}"
+        else:
+            hint = (
+                "it is an abbreviation or a fixed offset, not a place: "
+                "use the zone of a city, like Europe/Berlin or America/New_York"
+            )
+        super().__init__(f"time zone {name!r} is not a region zone: {hint}")
+        self.name = name
+        self.suggestion = suggestion
+
+
+def _tz_data_texts(file_name: str) -> list[str]:
+    """A tz database text file (``zone.tab``, ``tzdata.zi``) from every copy zoneinfo reads."""
+    texts: list[str] = []
+    # Without the tzdata package, the system copy below is what zoneinfo uses.
+    with contextlib.suppress(ImportError, OSError, ValueError):
+        packaged = resources.files("tzdata").joinpath("zoneinfo", file_name)
+        texts.append(packaged.read_text(encoding="utf-8"))
+    for directory in zoneinfo.TZPATH:
+        try:
+            texts.append((Path(directory) / file_name).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+    return texts
+
+
+@lru_cache(maxsize=1)
+def zone_links() -> dict[str, str]:
+    """Alias -> the zone it stands for, from the tz database: ``US/Eastern`` ->
+    ``America/New_York``, ``Asia/Calcutta`` -> ``Asia/Kolkata``, ``EST`` -> ``America/Panama``.
+
+    Some canonical places are links too since 2022 (``Europe/Amsterdam`` -> ``Europe/Brussels``):
+    ``region_zone`` decides what is a place, this only says where an alias points.
+    """
+    links: dict[str, str] = {}
+    for text in _tz_data_texts("tzdata.zi"):
+        for line in text.splitlines():
+            fields = line.split()
+            if len(fields) == 3 and fields[0] == "L":
+                links.setdefault(fields[2], fields[1])
+    resolved = {}
+    for alias, target in links.items():
+        for _ in range(5):  # links point at zones, but follow a chain if a copy ever has one
+            target = links.get(target, target)
+        resolved[alias] = target
+    return resolved
+
+
+@lru_cache(maxsize=1)
+def region_zones() -> frozenset[str]:
+    """Every canonical place zone that loads here: the names the tz database lists per country
+    (``zone.tab``, ``zone1970.tab``), e.g. ``Europe/Berlin``, ``America/Argentina/Buenos_Aires``.
+
+    Without those files (no ``tzdata`` package and no system copy), every loadable name in a
+    region area that is not a known alias.
+    """
+    listed: set[str] = set()
+    for file_name in ("zone.tab", "zone1970.tab"):
+        for text in _tz_data_texts(file_name):
+            for line in text.splitlines():
+                fields = line.split("\t")
+                if line.startswith("#") or len(fields) < 3:
+                    continue
+                listed.add(fields[2].strip())
+    if not listed:
+        aliases = zone_links()
+        listed = {name for name in available_timezones() if name not in aliases}
+    return frozenset(
+        name for name in listed if name.split("/", 1)[0] in REGION_AREAS and _loads(name)
+    )
+
+
+def _loads(name: str) -> bool:
+    try:
+        zone_info(name)
+    except ZoneError:
+        return False
+    return "/" in name
+
+
+def region_zone(name: object) -> bool:
+    """True for a canonical Area/City zone (``Europe/Berlin``); False for ``EST``, ``CET``,
+    ``UTC``, ``GMT+1``, ``Etc/GMT+1``, ``EST5EDT``, ``US/Eastern``, ``Asia/Calcutta`` and
+    anything unknown."""
+    return isinstance(name, str) and name in region_zones()
+
+
+def check_region_zone(name: str) -> str:
+    """``name`` if it is a region zone. ``ZoneError`` if it is no zone at all;
+    ``NotARegionZone`` (a ``ZoneError``) if it loads but names no place."""
+    zone_info(name)
+    if region_zone(name):
+        return name
+    target = zone_links().get(name)
+    raise NotARegionZone(name, target if _alias_of_place(name, target) else None)
+
+
+def _alias_of_place(name: str, target: str | None) -> bool:
+    """An old spelling of a place (``US/Eastern``, ``Asia/Calcutta``, ``Japan``), as opposed to
+    an abbreviation that happens to be stored as a link (``EST`` -> ``America/Panama``)."""
+    if target is None or not region_zone(target) or name.startswith("Etc/"):
+        return False
+    return "/" in name or (name.isalpha() and len(name) > 3 and not name.isupper())
 
 
 def _require_naive(local: datetime) -> None:

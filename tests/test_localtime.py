@@ -7,17 +7,23 @@ from datetime import UTC, datetime, time, timedelta
 import pytest
 
 from scheduler.localtime import (
+    REGION_AREAS,
     NonexistentLocalTime,
+    NotARegionZone,
     ZoneError,
+    check_region_zone,
     is_ambiguous,
     is_nonexistent,
     offset_label,
     quiet_period_end,
+    region_zone,
+    region_zones,
     resolve_wall_clock,
     to_utc,
     utc_offset_label,
     wall_clock_offset,
     zone_info,
+    zone_links,
 )
 from scheduler.model import QuietHours
 
@@ -253,3 +259,64 @@ def test_quiet_period_end_needs_an_instant() -> None:
     """A naive time is a bug in the caller."""
     with pytest.raises(ValueError, match="aware"):
         quiet_period_end(local("2026-11-30 23:00"), DEFAULT_QUIET, BERLIN)
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "Europe/Berlin",
+        "America/New_York",
+        "America/Argentina/Buenos_Aires",
+        "Asia/Kolkata",
+        "Europe/Amsterdam",  # a link to Brussels in the data, but a place people live in
+        "Arctic/Longyearbyen",
+        "Atlantic/Azores",
+        "Pacific/Auckland",
+    ],
+)
+def test_region_zones_are_canonical_places(name: str) -> None:
+    assert region_zone(name)
+    assert check_region_zone(name) == name
+    assert name in region_zones()
+
+
+@pytest.mark.parametrize(
+    ("name", "points_to"),
+    [
+        ("EST", None),
+        ("CET", None),
+        ("GMT", None),
+        ("UTC", None),
+        ("Etc/GMT+1", None),  # POSIX for UTC-01:00
+        ("Etc/UTC", None),
+        ("EST5EDT", None),
+        ("Zulu", None),
+        ("US/Eastern", "America/New_York"),
+        ("Asia/Calcutta", "Asia/Kolkata"),
+        ("Europe/Kiev", "Europe/Kyiv"),
+        ("Japan", "Asia/Tokyo"),
+    ],
+)
+def test_names_that_load_but_are_no_place_are_refused(name: str, points_to: str | None) -> None:
+    """Abbreviations and offsets name a clock; old aliases point to the place they stand for."""
+    zone_info(name)  # they do load
+    assert not region_zone(name)
+    with pytest.raises(NotARegionZone) as caught:
+        check_region_zone(name)
+    assert caught.value.suggestion == points_to
+    assert isinstance(caught.value, ZoneError)
+
+
+def test_unknown_names_are_no_region_and_a_plain_zone_error() -> None:
+    assert not region_zone("Mars/Olympus") and not region_zone(None)
+    with pytest.raises(ZoneError) as caught:
+        check_region_zone("Mars/Olympus")
+    assert not isinstance(caught.value, NotARegionZone)
+
+
+def test_region_zones_cover_only_the_region_areas() -> None:
+    zones = region_zones()
+    assert len(zones) > 300
+    assert {name.split("/")[0] for name in zones} <= REGION_AREAS
+    assert all(zone_info(name) for name in zones)
+    assert zone_links()["US/Eastern"] == "America/New_York"

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import contextlib
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot.parsing import (
+    ABBREVIATION,
+    LEGACY,
     MAX_NAME,
+    OFFSET,
+    UNKNOWN,
     KindError,
     NameInputError,
     Series,
@@ -25,7 +29,7 @@ from bot.parsing import (
     series_starts,
     zone_ok,
 )
-from scheduler.localtime import ZoneError
+from scheduler.localtime import ZoneError, region_zone, zone_info
 from scheduler.model import Kind
 
 BERLIN = "Europe/Berlin"
@@ -250,19 +254,154 @@ def test_series_starts_complete_the_series_at_the_same_wall_clock_time() -> None
         ("Sao Paulo", "America/Sao_Paulo"),
         ("Kolkata", "Asia/Kolkata"),
         ("NYC", "America/New_York"),
-        ("UTC", "UTC"),
         ("Japan", "Asia/Tokyo"),
-        ("US/Eastern", "US/Eastern"),
+        ("Chicago", "America/Chicago"),
+        ("Calcutta", "Asia/Kolkata"),  # a city's old name is still that city
+        ("Kiev", "Europe/Kyiv"),
+        ("Buenos Aires", "America/Argentina/Buenos_Aires"),
+        ("Europe/Amsterdam", "Europe/Amsterdam"),
     ],
 )
 def test_parse_zone_reads_iana_names_and_cities(text: str, zone: str) -> None:
     assert parse_zone(text) == zone
+    assert parse_zone(text, NOW) == zone
+    assert region_zone(zone)
+
+
+@pytest.mark.parametrize(
+    ("text", "code"),
+    [
+        ("EST", ABBREVIATION),
+        ("est", ABBREVIATION),
+        ("PST", ABBREVIATION),
+        ("CET", ABBREVIATION),
+        ("BST", ABBREVIATION),
+        ("IST", ABBREVIATION),
+        ("Eastern", ABBREVIATION),
+        ("EST5EDT", ABBREVIATION),
+        ("UTC", OFFSET),
+        ("GMT", OFFSET),
+        ("Z", OFFSET),
+        ("GMT+1", OFFSET),
+        ("UTC+1", OFFSET),
+        ("UTC-5", OFFSET),
+        ("utc +05:30", OFFSET),
+        ("+0100", OFFSET),
+        ("+01:00", OFFSET),
+        ("-5", OFFSET),
+        ("Etc/GMT+1", OFFSET),
+        ("Etc/UTC", OFFSET),
+        ("UTC+15", OFFSET),
+    ],
+)
+def test_parse_zone_asks_for_a_city_for_abbreviations_and_offsets(text: str, code: str) -> None:
+    """A clock is no place: these were accepted before (EST, UTC, Etc/GMT+1) or guessed at."""
+    for now in (None, NOW):
+        with pytest.raises(ZoneGuessError) as caught:
+            parse_zone(text, now)
+        assert caught.value.code == code
+        assert caught.value.ask_city
+        assert all(region_zone(zone) for zone in caught.value.suggestions)
+    if text not in ("Eastern", "EST5EDT"):  # a named group of places needs no date
+        with pytest.raises(ZoneGuessError) as caught:
+            parse_zone(text)
+        assert caught.value.suggestions == ()  # which places fit depends on the date
+
+
+WINTER = NOW  # 20 November 2026: Europe on standard time
+SUMMER = datetime(2026, 7, 15, 9, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("text", "hours", "now", "expected"),
+    [
+        ("GMT+1", 1, WINTER, {"Europe/Berlin", "Europe/Paris", "Africa/Lagos"}),
+        ("UTC+1", 1, WINTER, {"Europe/Berlin"}),
+        ("+01:00", 1, WINTER, {"Africa/Lagos"}),
+        # In summer London is UTC+01:00 and Berlin is not.
+        ("GMT+1", 1, SUMMER, {"Europe/London", "Africa/Lagos"}),
+        ("UTC-5", -5, WINTER, {"America/New_York"}),
+        ("UTC-5", -5, SUMMER, {"America/Chicago"}),
+        # POSIX inverts the sign: Etc/GMT+1 is UTC-01:00 (the Azores in winter), never Berlin.
+        ("Etc/GMT+1", -1, WINTER, {"Atlantic/Azores", "Atlantic/Cape_Verde"}),
+        ("Etc/GMT-3", 3, WINTER, {"Europe/Istanbul"}),
+        ("utc+5:30", 5.5, WINTER, {"Asia/Kolkata"}),
+        ("GMT", 0, WINTER, {"Europe/London"}),
+    ],
+)
+def test_offset_suggestions_have_exactly_that_offset_now(
+    text: str, hours: float, now: datetime, expected: set[str]
+) -> None:
+    """Never an hour off, never the wrong sign: each place's clock shows that offset at ``now``."""
+    with pytest.raises(ZoneGuessError) as caught:
+        parse_zone(text, now)
+    error = caught.value
+    assert error.code == OFFSET
+    assert error.offset == timedelta(hours=hours)
+    assert expected <= set(error.suggestions)
+    assert 1 <= len(error.suggestions) <= 3
+    for zone in error.suggestions:
+        assert now.astimezone(zone_info(zone)).utcoffset() == timedelta(hours=hours), zone
+
+
+def test_offset_suggestions_never_include_europe_for_posix_gmt_plus_one() -> None:
+    with pytest.raises(ZoneGuessError) as caught:
+        parse_zone("Etc/GMT+1", WINTER)
+    assert not any(zone.startswith("Europe/") for zone in caught.value.suggestions)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("EST", ("America/New_York",)),
+        ("CET", ("Europe/Berlin", "Europe/Paris")),
+        ("IST", ("Asia/Kolkata", "Europe/Dublin", "Asia/Jerusalem")),  # three places use it
+        ("CST", ("America/Chicago", "Asia/Shanghai")),
+        ("BST", ("Europe/London",)),
+        ("Eastern", ("America/New_York", "America/Toronto")),
+    ],
+)
+def test_abbreviation_suggestions_are_the_places_that_use_it(
+    text: str, expected: tuple[str, ...]
+) -> None:
+    for now in (WINTER, SUMMER):
+        with pytest.raises(ZoneGuessError) as caught:
+            parse_zone(text, now)
+        assert caught.value.code == ABBREVIATION
+        assert caught.value.offset is None
+        assert set(expected) <= set(caught.value.suggestions)
+        assert len(caught.value.suggestions) <= 3
+
+
+def test_out_of_range_offset_asks_for_a_city_without_guessing() -> None:
+    with pytest.raises(ZoneGuessError) as caught:
+        parse_zone("UTC+15", NOW)
+    assert caught.value.code == OFFSET
+    assert caught.value.offset is None and caught.value.suggestions == ()
+
+
+@pytest.mark.parametrize(
+    ("text", "place"),
+    [
+        ("US/Eastern", "America/New_York"),
+        ("Asia/Calcutta", "Asia/Kolkata"),
+        ("Australia/ACT", "Australia/Sydney"),
+        ("GB", "Europe/London"),
+    ],
+)
+def test_old_aliases_are_not_taken_but_point_to_their_place(text: str, place: str) -> None:
+    with pytest.raises(ZoneGuessError) as caught:
+        parse_zone(text, NOW)
+    assert caught.value.code == LEGACY
+    assert not caught.value.ask_city
+    assert caught.value.suggestions == (place,)
 
 
 def test_parse_zone_suggests_close_matches() -> None:
     with pytest.raises(ZoneGuessError) as caught:
         parse_zone("Berln")
     assert caught.value.suggestions[0] == "Europe/Berlin"
+    assert caught.value.code == UNKNOWN and not caught.value.ask_city
     assert isinstance(caught.value, ZoneError)
 
 
@@ -278,11 +417,41 @@ def test_parse_zone_refuses_what_is_not_a_place(text: str) -> None:
 @settings(max_examples=300, deadline=None)
 def test_parse_zone_never_raises_anything_else(text: str) -> None:
     try:
-        zone = parse_zone(text)
+        zone = parse_zone(text, NOW)
     except ZoneGuessError as exc:
         assert len(exc.suggestions) <= 3
+        assert all(region_zone(suggestion) for suggestion in exc.suggestions)
     else:
-        assert zone_ok(zone)
+        assert zone_ok(zone) and region_zone(zone)
+
+
+@given(
+    st.sampled_from(["utc", "gmt", "UTC ", "GMT", ""]),
+    st.sampled_from(["+", "-", "−"]),
+    st.integers(min_value=0, max_value=14),
+    st.sampled_from(["", ":00", ":30", "00", ":45"]),
+    st.datetimes(
+        min_value=datetime(2020, 1, 1),  # noqa: DTZ001 - bounds for hypothesis, zone added below
+        max_value=datetime(2035, 12, 31),  # noqa: DTZ001
+        timezones=st.just(UTC),
+    ),
+)
+@settings(max_examples=200, deadline=None)
+def test_every_offset_suggestion_shows_the_typed_offset(
+    base: str, sign: str, hours: int, minutes: str, now: datetime
+) -> None:
+    """For any written offset and any date, each suggested place is exactly that far from UTC."""
+    with pytest.raises(ZoneGuessError) as caught:
+        parse_zone(f"{base}{sign}{hours}{minutes}", now)
+    error = caught.value
+    assert error.code == OFFSET
+    if error.offset is None:
+        assert error.suggestions == ()
+        return
+    typed = timedelta(hours=hours, minutes=int(minutes.strip(":") or 0))
+    assert error.offset == (typed if sign == "+" else -typed)
+    for zone in error.suggestions:
+        assert now.astimezone(zone_info(zone)).utcoffset() == error.offset
 
 
 @pytest.mark.parametrize(
@@ -313,6 +482,72 @@ def test_parse_name_trims_and_bounds() -> None:
     for bad in ("", "   ", "x" * (MAX_NAME + 1), "a\u0000b"):
         with pytest.raises(NameInputError):
             parse_name(bad)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Ana",
+        "Mary-Jane",
+        "O'Brien",
+        "O’Brien",
+        "J. R.",
+        "José Luis",
+        "Анна",
+        "李",
+        "अनिल",
+        "محمد",
+        "Nguyễn Thị My",
+        "Jean-Luc Picard",
+        "Can",  # a Turkish name, though an English word
+        "x" * MAX_NAME,
+    ],
+)
+def test_parse_name_accepts_names(text: str) -> None:
+    assert parse_name(text) == text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "i don't think i can do this anymore",
+        "help me please i feel awful",
+        "what is this",
+        "who are you",
+        "yes",
+        "no",
+        "hi",
+        "ok",
+        "Ok.",
+        "thank you",
+        "/start",
+        "Ana?",
+        "Ana!",
+        "Ana2",
+        "Ana 🌸",
+        "Ana, Bo",
+        "-Ana",
+        "Ana-",
+        "...",
+        "Mary Jane Watson Parker",
+    ],
+)
+def test_parse_name_refuses_what_is_not_a_name(text: str) -> None:
+    with pytest.raises(NameInputError):
+        parse_name(text)
+
+
+def test_parse_name_keeps_the_composed_form() -> None:
+    """An accent typed as a separate mark is stored as the one letter it makes."""
+    assert parse_name("Jose\u0301") == "José"
+
+
+@given(st.text(max_size=60))
+def test_parse_name_never_raises_anything_else(text: str) -> None:
+    with contextlib.suppress(NameInputError):
+        name = parse_name(text)
+        assert 1 <= len(name) <= MAX_NAME and len(name.split()) <= 3
+        assert not any(char.isdigit() or char in "?!/" for char in name)
 
 
 @pytest.mark.parametrize("text", ["done", "Done.", "no", "That's all", "that’s all!"])
