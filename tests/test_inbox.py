@@ -2,6 +2,7 @@
 
 Storage tests on a real SQLite file; poller tests run ``bot.app.serve`` in-process against the
 fake Bot API, so the whole path (getUpdates offset, storing, process_update, marking) is real.
+Id resets, token changes and fairness between chats: ``tests/test_inbox_resets.py``.
 """
 
 from __future__ import annotations
@@ -11,18 +12,20 @@ import json
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from telegram import Update
-from telegram.ext import CommandHandler
+from telegram.error import TelegramError
+from telegram.ext import ApplicationHandlerStop, CommandHandler
 
 from bot.app import ALLOWED_UPDATES, build_application, runtime_of, serve
-from bot.clock import ManualClock
+from bot.clock import Clock, ManualClock
 from bot.context import BotContext, CompanionApp, services_of
 from bot.offline.fake_api import FakeBotApi, Fault
 from bot.polling import Poller
 from scheduler.store.db import Database
-from scheduler.store.inbox import MAX_ATTEMPTS, Inbox
+from scheduler.store.inbox import KEEP_DONE, MAX_ATTEMPTS, Inbox, Incoming
 from tests.botharness import PATIENT, START, shared_catalog
 
 T0 = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
@@ -34,15 +37,26 @@ def inbox(db: Database) -> Inbox:
     return Inbox(db)
 
 
+def raw(update_id: int, payload: str = "{}", chat_id: int | None = None) -> Incoming:
+    return Incoming(update_id, chat_id, payload)
+
+
+def incoming(update: dict[str, Any]) -> Incoming:
+    """A fake Bot API update as the poller stores it (with its chat's id)."""
+    body = update.get("message") or update.get("my_chat_member") or {}
+    if "callback_query" in update:
+        body = update["callback_query"].get("message") or {}
+    chat = body.get("chat")
+    return Incoming(update["update_id"], None if chat is None else chat["id"], json.dumps(update))
+
+
 # -- the store ----------------------------------------------------------------------------------
 
 
-def test_store_dedupes_by_update_id_and_sets_the_next_offset(inbox: Inbox) -> None:
-    """An update fetched twice is stored once; the offset is one past the highest id."""
-    assert inbox.next_offset() is None
-    assert inbox.store([(10, "{}"), (11, "{}")], T0) == 2
-    assert inbox.store([(11, '{"again": 1}'), (12, "{}")], T0) == 1
-    assert inbox.next_offset() == 13
+def test_store_dedupes_by_update_id(inbox: Inbox) -> None:
+    """An update fetched twice is stored once, the first copy kept."""
+    assert inbox.store([raw(10), raw(11)], T0) == 2
+    assert inbox.store([raw(11, '{"again": 1}'), raw(12)], T0 + timedelta(hours=23)) == 1
     assert [(i.update_id, i.payload) for i in inbox.pending()] == [
         (10, "{}"),
         (11, "{}"),
@@ -52,36 +66,39 @@ def test_store_dedupes_by_update_id_and_sets_the_next_offset(inbox: Inbox) -> No
 
 def test_done_erases_the_payload_and_is_never_pending_again(inbox: Inbox, db: Database) -> None:
     """Handled: the text people wrote is gone, and a re-fetch does not bring it back."""
-    inbox.store([(5, '{"text": "my private words"}')], T0)
+    inbox.store([raw(5, '{"text": "my private words"}')], T0)
     inbox.begin(5)
     assert inbox.mark_done(5, T0)
     assert not inbox.mark_done(5, T0)
     assert inbox.pending() == []
-    assert inbox.store([(5, '{"text": "my private words"}')], T0) == 0
+    assert inbox.store([raw(5, '{"text": "my private words"}')], T0) == 0
     row = db.conn.execute("SELECT payload, status, attempts FROM inbox").fetchone()
     assert (row["payload"], row["status"], row["attempts"]) == (None, "done", 1)
 
 
-def test_prune_keeps_the_highest_id_so_old_ids_stay_refused(inbox: Inbox) -> None:
-    """Old handled ids go; the highest stays, so the offset and the dedupe survive pruning."""
-    inbox.store([(1, "{}"), (2, "{}"), (3, "{}")], T0)
-    for uid in (1, 2, 3):
+def test_prune_forgets_handled_ids_once_telegram_cannot_send_them_again(inbox: Inbox) -> None:
+    """Handled ids stay ``KEEP_DONE`` (Telegram's longest redelivery), then go, all of them."""
+    inbox.store([raw(1), raw(2), raw(3)], T0)
+    for uid in (1, 2):
         inbox.mark_done(uid, T0)
-    assert inbox.prune(T0 + timedelta(days=2)) == 2
-    assert inbox.next_offset() == 4
-    assert inbox.store([(2, "{}")], T0) == 0
+    inbox.mark_done(3, T0 + timedelta(hours=2))
+    assert inbox.prune(T0 + KEEP_DONE - timedelta(seconds=1)) == 0
+    assert inbox.store([raw(2)], T0 + KEEP_DONE - timedelta(seconds=1)) == 0  # a late copy
+    assert inbox.prune(T0 + KEEP_DONE + timedelta(hours=1)) == 2
     assert inbox.counts() == {"done": 1}
+    assert inbox.prune(T0 + timedelta(days=9)) == 1
+    assert inbox.counts() == {}
 
 
 def test_pending_rows_survive_prune(inbox: Inbox) -> None:
-    inbox.store([(1, "{}"), (2, "{}")], T0)
+    inbox.store([raw(1), raw(2)], T0)
     inbox.mark_done(2, T0)
     inbox.prune(T0 + timedelta(days=9))
     assert [i.update_id for i in inbox.pending()] == [1]
 
 
 def test_begin_counts_attempts_that_a_crash_leaves_behind(inbox: Inbox) -> None:
-    inbox.store([(7, "{}")], T0)
+    inbox.store([raw(7)], T0)
     inbox.begin(7)
     inbox.begin(7)
     assert inbox.pending()[0].attempts == 2
@@ -112,21 +129,30 @@ class Running:
         return await asyncio.wait_for(self.task, timeout=WAIT)
 
 
-async def start_serving(api: FakeBotApi, db_path: Path) -> Running:
+async def start_serving(
+    api: FakeBotApi, db_path: Path, *, clock: Clock | None = None, rate_limit: bool = True
+) -> Running:
     app = build_application(
         token=api.token,
         db_path=db_path,
         base_url=api.base_url,
-        clock=ManualClock(START),
+        clock=clock if clock is not None else ManualClock(START),
         catalog=shared_catalog(),
+        rate_limit=rate_limit,
     )
     running = Running(app, api, asyncio.ensure_future(serve(app, poll_timeout=1)))
 
     async def probe(update: Update, context: BotContext) -> None:
+        """Records the update and replies; no feature handler sees ``/probe`` after it."""
         running.seen.append(update.update_id)
         message = update.effective_message
         assert message is not None
-        await message.reply_text("probed")
+        try:
+            await message.reply_text("probed")
+        except TelegramError as exc:
+            # To the error handlers, as PTB does (the poller's notes a transient failure).
+            await context.application.process_error(update, exc)
+        raise ApplicationHandlerStop
 
     app.add_handler(CommandHandler("probe", probe), group=-50)
     return running
@@ -178,17 +204,16 @@ async def test_stored_updates_are_replayed_in_order_at_start(
     db_path = tmp_path / "companion.db"
     db = Database(db_path)
     first, second = fake_api.make_text(PATIENT, "/probe"), fake_api.make_text(PATIENT, "/probe")
-    Inbox(db).store(
-        [(first["update_id"], json.dumps(first)), (second["update_id"], json.dumps(second))], T0
-    )
+    Inbox(db).store([incoming(first), incoming(second)], T0)
     Inbox(db).begin(first["update_id"])  # it was being handled when the process died
     db.close()
     running = await start_serving(fake_api, db_path)
     try:
         await fake_api.wait_for_async(lambda: Inbox(running.db).counts() == {"done": 2}, WAIT)
         assert running.seen == [first["update_id"], second["update_id"]]
+        # Offsets come from what this process fetched: at start, none.
         polls = await fake_api.wait_for_async(lambda: fake_api.calls("getUpdates"), WAIT)
-        assert polls[0].params["offset"] == second["update_id"] + 1
+        assert polls[0].params.get("offset") is None
     finally:
         assert await running.stop() == 0
 
@@ -201,7 +226,7 @@ async def test_an_update_that_keeps_crashing_the_process_is_abandoned(
     db = Database(db_path)
     poison, fine = fake_api.make_text(PATIENT, "/probe"), fake_api.make_text(PATIENT, "/probe")
     inbox = Inbox(db)
-    inbox.store([(u["update_id"], json.dumps(u)) for u in (poison, fine)], T0)
+    inbox.store([incoming(u) for u in (poison, fine)], T0)
     for _ in range(MAX_ATTEMPTS):
         inbox.begin(poison["update_id"])
     db.close()
@@ -221,7 +246,7 @@ async def test_unreadable_payload_is_abandoned_without_logging_it(
 ) -> None:
     db_path = tmp_path / "companion.db"
     db = Database(db_path)
-    Inbox(db).store([(42, "{not json: my secret diary")], T0)
+    Inbox(db).store([raw(42, "{not json: my secret diary")], T0)
     db.close()
     running = await start_serving(fake_api, db_path)
     try:
@@ -284,7 +309,7 @@ async def test_handle_pending_marks_done_even_when_a_handler_fails(
     try:
         db = services_of(app).db
         update = fake_api.make_text(PATIENT, "/broken")
-        Inbox(db).store([(update["update_id"], json.dumps(update))], T0)
+        Inbox(db).store([incoming(update)], T0)
         poller = Poller(app, db, now=lambda: T0, allowed_updates=ALLOWED_UPDATES)
         assert await poller.handle_pending() == 1
         assert [type(e) for e in errors] == [ValueError]
