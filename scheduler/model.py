@@ -27,6 +27,16 @@ DEFAULT_DURATION: dict[Kind, timedelta] = {
     Kind.OTHER: timedelta(hours=2),
 }
 
+# A series is the run of sessions one course of treatment has: typically six over two to three
+# weeks (the content brief); maintenance or booster sessions weeks or months later are a new one.
+DEFAULT_SERIES_LENGTH = 6  # until the patient says how many sessions their series has
+MAX_SERIES_LENGTH = 24
+# A session that starts more than this after the last active session of the patient's current
+# series starts a new series. Four weeks is longer than any gap inside a usual series (sessions
+# two or three times a week) and shorter than the usual pause before maintenance sessions, so a
+# booster series gets its own "talk to your provider" note and its own numbering.
+NEW_SERIES_GAP = timedelta(days=28)
+
 
 class Role(StrEnum):
     PATIENT = "patient"
@@ -69,10 +79,31 @@ class Session:
     zone: str
     kind: Kind = Kind.IV
     duration: timedelta | None = None  # None: DEFAULT_DURATION[kind]
+    # None: in no stored series (rows written before series existed, made-up sessions); such
+    # sessions form the patient's one implicit series, whose id is the patient's (``series_ref``).
+    series_id: int | None = None
 
     @property
     def expected_duration(self) -> timedelta:
         return self.duration if self.duration is not None else DEFAULT_DURATION[self.kind]
+
+    @property
+    def series_ref(self) -> int:
+        """The id of the series this session belongs to; the patient's id for the implicit one
+        (what migration 4 gave every patient's existing sessions, so their keys stay the same)."""
+        return self.series_id if self.series_id is not None else self.patient_id
+
+
+@dataclass(frozen=True)
+class Series:
+    """A run of one patient's sessions; series-wide messages (talk to your provider first, keep
+    building after the last session) belong to it. ``planned`` is how many sessions the patient
+    said it has: "session 2 of 6" while only two are entered, and no end-of-series message until
+    that many are entered. It grows when more are entered."""
+
+    id: int
+    patient_id: int
+    planned: int = DEFAULT_SERIES_LENGTH
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from scheduler.localtime import session_start
-from scheduler.model import Kind, Role
+from scheduler.model import Kind, Role, Series
 from scheduler.store.db import Database
 from scheduler.store.people import People
 from scheduler.store.sessions import Sessions
@@ -59,3 +59,26 @@ def test_move_and_cancel(db: Database) -> None:
     assert sessions.get(session.id, active_only=False) is not None
     assert sessions.active(pid) == []
     assert [status for _, status in sessions.all(pid)] == ["cancelled"]
+
+
+def test_series_repository_and_a_session_s_series_round_trip(db: Database) -> None:
+    """Series ids only grow; the current series is the latest; a session keeps its series."""
+    sessions = Sessions(db)
+    pid = _patient(db)
+    assert sessions.series.current(pid) is None
+    first = sessions.series.create(pid, NOW)
+    second = sessions.series.create(pid, NOW, planned=3)
+    assert (first.planned, second.planned) == (6, 3) and second.id > first.id
+    assert sessions.series.current(pid) == second
+    assert sessions.series.of_patient(pid) == [first, second]
+    sessions.series.set_planned(first.id, 8)
+    assert sessions.series.get(first.id) == Series(id=first.id, patient_id=pid, planned=8)
+    added = sessions.add(pid, wall("2026-04-01 12:00"), "Europe/Berlin", Kind.IV, NOW)
+    assert added.series_id is None and added.series_ref == pid
+    sessions.set_series(added.id, second.id)
+    placed = sessions.get(added.id)
+    assert placed is not None and placed.series_id == second.id == placed.series_ref
+    other = sessions.add(
+        pid, wall("2026-04-03 12:00"), "Europe/Berlin", Kind.IV, NOW, series_id=first.id
+    )
+    assert sessions.get(other.id) == other and other.series_id == first.id

@@ -1,7 +1,9 @@
-"""Sessions: what the patient entered, as local wall-clock time in a zone.
+"""Sessions: what the patient entered, as local wall-clock time in a zone, and their series.
 
 ``Session.local_start`` carries the stored ``fold`` in its own ``fold`` attribute, so whoever
-resolves it to an instant passes ``fold=session.local_start.fold``.
+resolves it to an instant passes ``fold=session.local_start.fold``. ``Sessions.series`` is the
+repository of the series the sessions belong to (``sessions.series_id``; NULL on rows that
+predate series, see ``Session.series_ref``).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from datetime import datetime, timedelta
 from scheduler.localtime import session_start
 from scheduler.model import Kind, Session
 from scheduler.store.db import Database, to_db
+from scheduler.store.series import SeriesStore
 
 ACTIVE = "active"
 CANCELLED = "cancelled"
@@ -20,6 +23,7 @@ CANCELLED = "cancelled"
 class Sessions:
     def __init__(self, db: Database) -> None:
         self.db = db
+        self.series = SeriesStore(db)
 
     def add(
         self,
@@ -31,14 +35,18 @@ class Sessions:
         *,
         fold: int = 0,
         duration: timedelta | None = None,
+        series_id: int | None = None,
     ) -> Session:
+        """``series_id`` None leaves the session in no stored series (see ``Session.series_ref``);
+        the companion always names one."""
         with self.db.transaction() as conn:
             cur = conn.execute(
                 "INSERT INTO sessions"
-                " (patient_id, local_start, fold, zone, kind, duration_min, created_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                " (patient_id, series_id, local_start, fold, zone, kind, duration_min, created_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     patient_id,
+                    series_id,
                     _local_text(local_start),
                     fold,
                     zone,
@@ -64,6 +72,10 @@ class Sessions:
                 "UPDATE sessions SET local_start = ?, fold = ?, zone = ? WHERE id = ?",
                 (_local_text(local_start), fold, zone, session_id),
             )
+
+    def set_series(self, session_id: int, series_id: int) -> None:
+        with self.db.transaction() as conn:
+            conn.execute("UPDATE sessions SET series_id = ? WHERE id = ?", (series_id, session_id))
 
     def cancel(self, session_id: int) -> None:
         with self.db.transaction() as conn:
@@ -106,4 +118,5 @@ def _session(row: sqlite3.Row) -> Session:
         zone=row["zone"],
         kind=Kind(row["kind"]),
         duration=None if minutes is None else timedelta(minutes=minutes),
+        series_id=row["series_id"],
     )
