@@ -64,7 +64,16 @@ from scheduler.localtime import (
     session_start,
     to_utc,
 )
-from scheduler.model import FamilyLink, Kind, Person, QuietHours, Role, Session
+from scheduler.model import (
+    MAX_SERIES_LENGTH,
+    FamilyLink,
+    Kind,
+    Person,
+    QuietHours,
+    Role,
+    Series,
+    Session,
+)
 from scheduler.series import SeriesAdded, SkippedDate, overlapping, series_dates
 from scheduler.store.db import Database, to_db
 from scheduler.store.deliveries import Deliveries
@@ -73,7 +82,7 @@ from scheduler.store.family import ACTIVE, Invite, Invites, Links, LinkView, Rid
 from scheduler.store.inbox import InviteFailures
 from scheduler.store.people import People
 from scheduler.store.sessions import Sessions
-from scheduler.timeline import plan_deliveries
+from scheduler.timeline import number_sessions, plan_deliveries, starts_new_series
 
 MAX_AHEAD = timedelta(days=366)
 _TOKEN = re.compile(r"[A-Za-z0-9_-]{43}")
@@ -236,10 +245,19 @@ class Companion:
         with self.db.transaction():
             patient = self._patient(patient_id)
             fold = self._check_start(patient_id, local_start, patient.zone, fold, now, moving=None)
+            # The patient's current series, or a new one after a gap (``NEW_SERIES_GAP``).
+            series = self._series_for(patient_id, to_utc(local_start, patient.zone, fold), now)
             session = self.session_store.add(
-                patient_id, local_start, patient.zone, kind, now, fold=fold, duration=duration
+                patient_id,
+                local_start,
+                patient.zone,
+                kind,
+                now,
+                fold=fold,
+                duration=duration,
+                series_id=series.id,
             )
-            self._replan(patient_id, now)
+            self._replan(patient_id, now)  # also extends the series if this one goes past it
             return session
 
     def add_series(
@@ -344,8 +362,12 @@ class Companion:
         return session if session is not None and session.patient_id == patient_id else None
 
     def session_numbering(self, patient_id: int) -> dict[int, tuple[int, int]]:
-        active = self.session_store.active(patient_id)
-        return {s.id: (n, len(active)) for n, s in enumerate(active, start=1)}
+        """(n, N) of "session n of N" for each active session: n within its series, N as many
+        as planned for it or as many as entered if more (the planner's own numbering)."""
+        numbered = number_sessions(
+            self.session_store.active(patient_id), self.session_store.series.of_patient(patient_id)
+        )
+        return {slot.session.id: (slot.number, slot.series_length) for slot in numbered}
 
     # -- family ------------------------------------------------------------------------------
 
@@ -553,6 +575,83 @@ class Companion:
                 self._replan(patient_id, now)
             self.db.scrub()  # runs right after this transaction commits
 
+    # -- series ------------------------------------------------------------------------------
+
+    def current_series(self, patient_id: int) -> Series | None:
+        """The patient's latest series (None before any): the one a session added now joins,
+        unless it starts more than ``NEW_SERIES_GAP`` after that series' last active session."""
+        return self.session_store.series.current(patient_id)
+
+    def set_series_length(self, patient_id: int, count: int, now: datetime) -> Series:
+        """How many sessions the patient's series has ("session 2 of 6"; the end-of-series
+        message waits until that many are entered); re-plans.
+
+        It applies to the current series, or to a new one when there is none yet or when any
+        session added from now on would open a new series anyway (the current one's last session
+        is more than ``NEW_SERIES_GAP`` ago): a booster series gets its own length. Refused with
+        ``SessionRejected`` code ``series_length`` outside 1..``MAX_SERIES_LENGTH``, and code
+        ``fewer_than_entered`` below the count of sessions the series already has (cancel some
+        first).
+        """
+        if not 1 <= count <= MAX_SERIES_LENGTH:
+            raise SessionRejected("series_length", f"a series has 1 to {MAX_SERIES_LENGTH}")
+        with self.db.transaction():
+            self._patient(patient_id)
+            store = self.session_store.series
+            current = store.current(patient_id)
+            starts = self._series_starts(patient_id, current)
+            if current is None or starts_new_series(max(starts, default=None), now):
+                current = store.create(patient_id, now, planned=count)
+            elif count < len(starts):
+                raise SessionRejected(
+                    "fewer_than_entered", f"the series already has {len(starts)} sessions"
+                )
+            else:
+                store.set_planned(current.id, count)
+            self._replan(patient_id, now)
+            series = store.get(current.id)
+            assert series is not None
+            return series
+
+    def _series_for(self, patient_id: int, start: datetime, now: datetime) -> Series:
+        """The series a session starting at ``start`` joins: the current one, or a new one
+        (``DEFAULT_SERIES_LENGTH`` planned) when there is none or after a gap."""
+        current = self.session_store.series.current(patient_id)
+        starts = self._series_starts(patient_id, current)
+        if current is not None and not starts_new_series(max(starts, default=None), start):
+            return current
+        return self.session_store.series.create(patient_id, now)
+
+    def _series_starts(self, patient_id: int, series: Series | None) -> list[datetime]:
+        """Start instants of the series' active sessions (none for no series)."""
+        if series is None:
+            return []
+        return [
+            session_start(session)
+            for session in self.session_store.active(patient_id)
+            if session.series_ref == series.id
+        ]
+
+    def _settle_series(self, patient_id: int, now: datetime) -> list[Session]:
+        """Before planning: every active session in a series, and no series planned shorter than
+        the sessions it has ("adding past planned extends it"). Sessions stored without a series
+        (by a path that does not choose one) join one here, in start order, by the rule
+        ``add_session`` follows. Returns the patient's active sessions as they now are."""
+        sessions = self.session_store.active(patient_id)
+        loose = [session for session in sessions if session.series_id is None]
+        for session in loose:  # ``active`` is in start order
+            series = self._series_for(patient_id, session_start(session), now)
+            self.session_store.set_series(session.id, series.id)
+        if loose:
+            sessions = self.session_store.active(patient_id)
+        entered: dict[int, int] = {}
+        for session in sessions:
+            entered[session.series_ref] = entered.get(session.series_ref, 0) + 1
+        for series in self.session_store.series.of_patient(patient_id):
+            if entered.get(series.id, 0) > series.planned:
+                self.session_store.series.set_planned(series.id, entered[series.id])
+        return sessions
+
     # -- internals ---------------------------------------------------------------------------
 
     def _get(self, person_id: int) -> Person:
@@ -637,8 +736,14 @@ class Companion:
             return
         patient = state.person
         family = self.links.for_planning(patient_id)
+        sessions = self._settle_series(patient_id, now)
         planned = plan_deliveries(
-            patient, self.session_store.active(patient_id), family, self.timeline, now
+            patient,
+            sessions,
+            family,
+            self.timeline,
+            now,
+            series=self.session_store.series.of_patient(patient_id),
         )
         if patient.stopped or state.gone:
             planned = [p for p in planned if p.recipient_id != patient_id]

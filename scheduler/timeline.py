@@ -2,10 +2,17 @@
 
 Everything the dispatcher later sends comes from ``plan_deliveries``. It reads no clock and no
 database, so a re-plan is cheap and every timing rule is testable as a table.
+
+Sessions belong to series (``Session.series_ref``). Session numbers ("session 2 of 6") count
+within a series, and series-wide messages are planned once per series, keyed
+``series{series id}:{message}:p{recipient}``: the series start is its first session's start, and
+its end exists only once as many sessions as planned are entered, so a patient who adds sessions
+one at a time is not told the series is over after the first one.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -13,7 +20,15 @@ from datetime import UTC, datetime
 from messages import Anchor, Audience, Offset, TimelineEntry
 
 from scheduler.localtime import quiet_period_end, session_start, wall_clock_offset, zone_info
-from scheduler.model import DeliveryStatus, FamilyLink, Person, PlannedDelivery, Session
+from scheduler.model import (
+    NEW_SERIES_GAP,
+    DeliveryStatus,
+    FamilyLink,
+    Person,
+    PlannedDelivery,
+    Series,
+    Session,
+)
 
 EXPIRED = "expired"  # the relevance window closed before the message could go
 QUIET_HOURS = "quiet_hours"  # the window closes before the recipient's quiet hours end
@@ -21,21 +36,61 @@ QUIET_HOURS = "quiet_hours"  # the window closes before the recipient's quiet ho
 
 @dataclass(frozen=True)
 class NumberedSession:
-    """A session with its place in the series and its instants, as the planner sees it."""
+    """A session with its place in its series and its instants, as the planner sees it."""
 
-    number: int  # 1-based, by start instant
+    number: int  # 1-based within its series, by start instant
     session: Session
     start: datetime  # aware UTC
     end: datetime  # start + expected duration (elapsed time)
+    series_id: int  # ``session.series_ref``
+    entered: int  # active sessions the series has
+    planned: int  # sessions the patient said it has
+
+    @property
+    def series_length(self) -> int:
+        """The N of "session n of N": as planned, or as many as entered if more."""
+        return max(self.planned, self.entered)
+
+    @property
+    def series_complete(self) -> bool:
+        """Every planned session is entered: the series' last session is its last."""
+        return self.entered >= self.planned
 
 
-def number_sessions(sessions: Sequence[Session]) -> list[NumberedSession]:
-    """Sessions in start order, numbered 1..N (ties broken by id, so numbering is stable)."""
+def number_sessions(
+    sessions: Sequence[Session], series: Sequence[Series] = ()
+) -> list[NumberedSession]:
+    """Sessions in start order (ties broken by id, so numbering is stable), numbered 1..n within
+    their series. ``series`` gives each series' planned length; sessions of a series not listed
+    (rows from before series existed, made-up ones) count as many planned as entered, the rule
+    before series existed and what migration 4 stored."""
+    planned = {item.id: item.planned for item in series}
     starts = sorted(((session_start(s), s.id, s) for s in sessions), key=lambda t: t[:2])
-    return [
-        NumberedSession(number, session, start, start + session.expected_duration)
-        for number, (start, _, session) in enumerate(starts, start=1)
-    ]
+    entered = Counter(session.series_ref for _, _, session in starts)
+    seen: Counter[int] = Counter()
+    numbered = []
+    for start, _, session in starts:
+        ref = session.series_ref
+        seen[ref] += 1
+        numbered.append(
+            NumberedSession(
+                number=seen[ref],
+                session=session,
+                start=start,
+                end=start + session.expected_duration,
+                series_id=ref,
+                entered=entered[ref],
+                planned=planned.get(ref, entered[ref]),
+            )
+        )
+    return numbered
+
+
+def starts_new_series(last_start: datetime | None, start: datetime) -> bool:
+    """Whether a session starting at ``start`` opens a new series rather than joining the current
+    one, whose last active session starts at ``last_start`` (None: it has none left, so it is
+    reused). The one rule for the companion (sessions added one at a time) and the preview."""
+    return last_start is not None and start - last_start > NEW_SERIES_GAP
 
 
 def session_key_part(session: Session) -> str:
@@ -59,18 +114,22 @@ def plan_deliveries(
     family: Sequence[FamilyLink],
     timeline: Sequence[TimelineEntry],
     now: datetime,
+    *,
+    series: Sequence[Series] = (),
 ) -> list[PlannedDelivery]:
     """Every delivery the timeline asks for, for the patient's active sessions and family.
 
-    ``sessions`` are the patient's active sessions in any order. Deliveries whose window has
-    already closed (or closes inside the recipient's quiet hours) come back ``SKIPPED`` with a
-    reason, so the record shows why nothing was sent. Stopped recipients get nothing; pausing is
-    the dispatcher's business. Sorted by (due, timeline order, recipient); keys are unique.
+    ``sessions`` are the patient's active sessions in any order; ``series`` the patient's series
+    (their planned lengths; see ``number_sessions`` for sessions of a series not listed).
+    Series-wide messages are planned per series. Deliveries whose window has already closed (or
+    closes inside the recipient's quiet hours) come back ``SKIPPED`` with a reason, so the record
+    shows why nothing was sent. Stopped recipients get nothing; pausing is the dispatcher's
+    business. Sorted by (due, timeline order, recipient); keys are unique.
     """
     if now.tzinfo is None or now.utcoffset() is None:
         raise ValueError("now must be an aware datetime")
     now = now.astimezone(UTC)
-    numbered = number_sessions(sessions)
+    numbered = number_sessions(sessions, series)
     planned: dict[str, tuple[tuple[datetime, int, int, str], PlannedDelivery]] = {}
     for entry in timeline:
         for target in _targets(entry, patient, numbered, family):
@@ -104,13 +163,19 @@ def _targets(
         return
     if entry.anchor in (Anchor.SERIES_START, Anchor.SERIES_END):
         first = entry.anchor is Anchor.SERIES_START
-        slot = numbered[0] if first else numbered[-1]
-        if not _applies(entry, slot):
-            return
-        anchor = slot.start if first else slot.end
-        for person in _recipients(entry, patient, family, slot):
-            key = f"series{pid}:{entry.id}:p{person.id}"
-            yield _Target(person, anchor, slot.session.id, key)
+        runs: dict[int, list[NumberedSession]] = {}
+        for item in numbered:
+            runs.setdefault(item.series_id, []).append(item)
+        for series_id, run in runs.items():
+            slot = run[0] if first else run[-1]
+            if not first and not slot.series_complete:
+                continue  # more sessions are to come: this is not the series' end
+            if not _applies(entry, slot):
+                continue
+            anchor = slot.start if first else slot.end
+            for person in _recipients(entry, patient, family, slot):
+                key = f"series{series_id}:{entry.id}:p{person.id}"
+                yield _Target(person, anchor, slot.session.id, key)
         return
     for slot in numbered:
         if not _applies(entry, slot):

@@ -178,25 +178,27 @@ def test_fall_back_hour_fold_makes_two_sessions(companion: Companion) -> None:
     second = companion.add_session(ana.id, wall("2026-10-25 02:30"), Kind.IV, now, fold=1)
     first = companion.add_session(ana.id, wall("2026-10-25 02:30"), Kind.IV, now, fold=0)
     assert [s.id for s in companion.sessions(ana.id)] == [first.id, second.id]
-    assert companion.session_numbering(ana.id) == {first.id: (1, 2), second.id: (2, 2)}
+    # Of 6: a new series is planned at six sessions until the patient says otherwise.
+    assert companion.session_numbering(ana.id) == {first.id: (1, 6), second.id: (2, 6)}
     assert (first.local_start.fold, second.local_start.fold) == (0, 1)
     plain = companion.add_session(ana.id, wall("2026-10-26 10:00"), Kind.IV, now, fold=1)
     assert plain.local_start.fold == 0  # a fold only matters where the hour repeats
 
 
 def test_numbering_follows_start_not_entry_order(companion: Companion) -> None:
-    """Session numbers are by start instant; a cancel renumbers the rest."""
+    """Session numbers are by start instant; a cancel renumbers the rest. The total is the
+    series' planned length (six by default), not the count entered so far."""
     ana = patient(companion)
     late = companion.add_session(ana.id, wall("2026-03-20 10:00"), Kind.IV, NOW)
     early = companion.add_session(ana.id, wall("2026-03-06 10:00"), Kind.IV, NOW)
     middle = companion.add_session(ana.id, wall("2026-03-13 10:00"), Kind.IV, NOW)
     assert companion.session_numbering(ana.id) == {
-        early.id: (1, 3),
-        middle.id: (2, 3),
-        late.id: (3, 3),
+        early.id: (1, 6),
+        middle.id: (2, 6),
+        late.id: (3, 6),
     }
     companion.cancel_session(ana.id, middle.id, NOW)
-    assert companion.session_numbering(ana.id) == {early.id: (1, 2), late.id: (2, 2)}
+    assert companion.session_numbering(ana.id) == {early.id: (1, 6), late.id: (2, 6)}
 
 
 def test_only_patients_add_sessions(companion: Companion, db: Database) -> None:
