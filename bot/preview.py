@@ -6,10 +6,17 @@ runs the real planner and renderer on made-up people: a patient "Alex" in ``--zo
 and no clock is read: ``--now`` defaults to 09:00 local, 14 days before the first session, so the
 whole timeline shows. Pass a later ``--now`` to see what a late sign-up would still get.
 
+Sessions fall into series by the rule the bot uses (a session more than four weeks after the
+previous one starts a new series, ``scheduler.model.NEW_SERIES_GAP``). Each series has as many
+sessions as given, unless ``--planned`` says more: then numbering reads "1 of 6" and the
+end-of-series message waits, as for a patient who has entered only some of their sessions.
+Messages render through ``scheduler.rendering``, the dispatcher's own path.
+
 JSON (``--json``) is one array of the messages that would be sent (planned-skipped ones are left
-out), in send order. ``session_number`` is the number of the session the message belongs to; for
-series-wide messages that is the anchor session (1 for the series start, N for the series end),
-and it is ``null`` only for the family welcome, which belongs to no session.
+out), in send order. ``session_number`` is the number of the session the message belongs to,
+within its series; for series-wide messages that is the anchor session (1 for the series start,
+N for the series end), and it is ``null`` only for the family welcome, which belongs to no
+session.
 """
 
 from __future__ import annotations
@@ -20,7 +27,7 @@ import json
 import re
 import sys
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -32,21 +39,25 @@ from scheduler.localtime import (
     instant_offset_label,
     is_ambiguous,
     resolve_wall_clock,
+    session_start,
     to_utc,
     utc_offset_label,
     zone_info,
 )
 from scheduler.model import (
     DEFAULT_CRISIS_LINE,
+    MAX_SERIES_LENGTH,
     DeliveryStatus,
     FamilyLink,
     Kind,
     Person,
     PlannedDelivery,
     Role,
+    Series,
     Session,
 )
-from scheduler.timeline import NumberedSession, number_sessions, plan_deliveries, session_values
+from scheduler.rendering import DeliveryFacts, numbered_session, render_delivery
+from scheduler.timeline import plan_deliveries, starts_new_series
 
 PATIENT_NAME = "Alex"
 DEFAULT_LEAD = timedelta(days=14)  # --now default: this long before the first session, at 09:00
@@ -72,6 +83,7 @@ class PreviewRequest:
     wording: Wording = Wording.PLAIN
     now: datetime | None = None  # aware; None: 09:00 local, 14 days before the first session
     locale: str = "en"
+    planned: int | None = None  # sessions each series has; None: as many as given
 
 
 @dataclass(frozen=True)
@@ -82,7 +94,7 @@ class PreviewItem:
     recipient: str  # "patient" | "family"
     zone: str  # the recipient's zone; times show in it
     session_number: int | None
-    series_length: int
+    series_length: int | None  # None only for the family welcome, which belongs to no series
     topic: str
     html: str
     text: str  # as the person reads it: tags removed, entities decoded
@@ -174,6 +186,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "(default: 09:00, 14 days before the first session, so the whole timeline shows)",
     )
     parser.add_argument("--locale", default="en", help="wording locale (default: en)")
+    parser.add_argument(
+        "--planned",
+        type=int,
+        metavar="N",
+        help="sessions each series has (default: as many as given); more than given shows what "
+        "a patient who has entered only some of them gets",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -219,6 +238,9 @@ def request_from_args(args: argparse.Namespace) -> PreviewRequest:
     now = None
     if args.now:
         now = resolve_wall_clock(_wall(args.now, "--now"), zone)
+    planned = getattr(args, "planned", None)
+    if planned is not None and not 1 <= planned <= MAX_SERIES_LENGTH:
+        raise PreviewError(f"--planned {planned}: a series has 1 to {MAX_SERIES_LENGTH} sessions")
     return PreviewRequest(
         zone=zone,
         kind=Kind(args.kind),
@@ -228,6 +250,7 @@ def request_from_args(args: argparse.Namespace) -> PreviewRequest:
         wording=Wording.DISCREET if args.discreet else Wording.PLAIN,
         now=now,
         locale=args.locale,
+        planned=planned,
     )
 
 
@@ -284,12 +307,26 @@ def build_preview(request: PreviewRequest, catalog: Catalog) -> Preview:
         wording=request.wording,
         display_name=PATIENT_NAME,
     )
-    sessions = [
-        Session(
-            id=n, patient_id=_PATIENT_ID, local_start=start, zone=request.zone, kind=request.kind
-        )
-        for n, start in enumerate(request.starts, start=1)
-    ]
+    sessions = _in_series(
+        [
+            Session(
+                id=n,
+                patient_id=_PATIENT_ID,
+                local_start=start,
+                zone=request.zone,
+                kind=request.kind,
+            )
+            for n, start in enumerate(request.starts, start=1)
+        ]
+    )
+    series = (
+        []
+        if request.planned is None
+        else [
+            Series(id=series_id, patient_id=_PATIENT_ID, planned=request.planned)
+            for series_id in sorted({session.series_ref for session in sessions})
+        ]
+    )
     family: list[FamilyLink] = []
     if request.family:
         member = Person(
@@ -302,10 +339,9 @@ def build_preview(request: PreviewRequest, catalog: Catalog) -> Preview:
         )
         family.append(FamilyLink(member, joined_at=now))
     people = {patient.id: patient} | {link.person.id: link.person for link in family}
-    numbered = {slot.session.id: slot for slot in number_sessions(sessions)}
-    deliveries = plan_deliveries(patient, sessions, family, catalog.timeline, now)
+    deliveries = plan_deliveries(patient, sessions, family, catalog.timeline, now, series=series)
     items = tuple(
-        _render(catalog, delivery, people[delivery.recipient_id], numbered)
+        _render(catalog, delivery, patient, people[delivery.recipient_id], sessions, series)
         for delivery in deliveries
     )
     notes = tuple(
@@ -317,25 +353,54 @@ def build_preview(request: PreviewRequest, catalog: Catalog) -> Preview:
     return Preview(request=request, now=now, items=items, notes=notes)
 
 
+def _in_series(sessions: list[Session]) -> list[Session]:
+    """The sessions with series ids 1, 2, ..., as the bot assigns them entered in date order."""
+    ordered = sorted(sessions, key=lambda session: (session_start(session), session.id))
+    placed: list[Session] = []
+    series_id, last = 0, None
+    for session in ordered:
+        start = session_start(session)
+        if last is None or starts_new_series(last, start):
+            series_id += 1
+        placed.append(replace(session, series_id=series_id))
+        last = start
+    return placed
+
+
 def _render(
     catalog: Catalog,
     delivery: PlannedDelivery,
+    patient: Person,
     person: Person,
-    numbered: dict[int, NumberedSession],
+    sessions: list[Session],
+    series: list[Series],
 ) -> PreviewItem:
-    values: dict[str, object] = {"crisis_line": DEFAULT_CRISIS_LINE}
-    if person.role is Role.PATIENT:
-        values["patient_name"] = PATIENT_NAME
-    slot = numbered.get(delivery.session_id) if delivery.session_id is not None else None
-    if slot is not None:
-        values.update(session_values(slot, len(numbered), person.zone))
-    rendered = catalog.render_entry(person.locale, delivery.message_id, person.wording, values)
+    """One delivery rendered by the dispatcher's own path (``scheduler.rendering``)."""
+    session = next((s for s in sessions if s.id == delivery.session_id), None)
+    in_series = [s for s in sessions if session is not None and s.series_ref == session.series_ref]
+    planned = next(
+        (item.planned for item in series if session and item.id == session.series_ref), None
+    )
+    facts = DeliveryFacts(
+        message_id=delivery.message_id,
+        role=person.role,
+        zone=person.zone,
+        locale=person.locale,
+        wording=person.wording,
+        patient_name=patient.display_name,
+        crisis_line=DEFAULT_CRISIS_LINE,
+        session=session,
+        series=in_series,
+        planned=planned,
+    )
+    rendered = render_delivery(catalog, facts)
+    slot = numbered_session(facts)
     return PreviewItem(
         delivery=delivery,
         recipient=person.role.value,
         zone=person.zone,
         session_number=slot.number if slot is not None else None,
-        series_length=len(numbered),
+        series_length=slot.series_length if slot is not None else None,
         topic=catalog.topic(person.locale, delivery.message_id),
         html=rendered.text,
         text=plain_text(rendered.text),

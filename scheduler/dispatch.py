@@ -15,14 +15,12 @@ from __future__ import annotations
 
 import logging
 import random
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Protocol
-
-from messages import Rendered, Wording
 
 from scheduler.model import Role
+from scheduler.rendering import DeliveryFacts, Renderer, render_delivery
 from scheduler.sending import (
     Ambiguous,
     Button,
@@ -36,7 +34,6 @@ from scheduler.sending import (
 )
 from scheduler.store.db import Database
 from scheduler.store.deliveries import RECOVERED, ClaimedDelivery, Deliveries, RenderContext
-from scheduler.timeline import number_sessions, session_values
 
 log = logging.getLogger(__name__)
 
@@ -54,20 +51,6 @@ MAX_BACKOFF = timedelta(minutes=30)
 MIN_RETRY_DELAY = timedelta(seconds=1)
 # Re-queued rows keep their order behind the postponed one by a microsecond each.
 _TICK = timedelta(microseconds=1)
-
-
-class Renderer(Protocol):
-    """What the dispatcher needs of ``messages.Catalog``."""
-
-    def render_entry(
-        self,
-        locale: str | None,
-        message_id: str,
-        wording: Wording,
-        values: Mapping[str, object],
-        *,
-        with_driver: bool = False,
-    ) -> Rendered: ...
 
 
 @dataclass(frozen=True)
@@ -294,20 +277,21 @@ class Dispatcher:
         return "cancelled"
 
     def _message(self, row: ClaimedDelivery, ctx: RenderContext, now: datetime) -> OutgoingMessage:
-        values: dict[str, object] = {"crisis_line": self.crisis_line}
-        numbered = number_sessions(ctx.series)
-        slot = next(
-            (item for item in numbered if ctx.session and item.session.id == ctx.session.id),
-            None,
+        # The preview renders through the same function, so what an operator reviews is sent.
+        facts = DeliveryFacts(
+            message_id=row.message_id,
+            role=ctx.role,
+            zone=ctx.zone,
+            locale=ctx.locale,
+            wording=ctx.wording,
+            patient_name=ctx.patient_name,
+            crisis_line=self.crisis_line,
+            session=ctx.session,
+            series=ctx.series,
+            planned=ctx.series_planned,
+            driver_name=ctx.driver_name,
         )
-        if slot is not None:
-            values.update(session_values(slot, len(numbered), ctx.zone))
-        with_driver = ctx.driver_name is not None
-        if ctx.driver_name is not None:
-            values["driver_name"] = ctx.driver_name
-        rendered = self.catalog.render_entry(
-            ctx.locale, row.message_id, ctx.wording, values, with_driver=with_driver
-        )
+        rendered = render_delivery(self.catalog, facts)
         return OutgoingMessage(
             delivery_id=row.id,
             chat_id=ctx.chat_id,

@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 
 from messages import Anchor, Audience, Offset, TimelineEntry
 
-from scheduler.localtime import quiet_period_end, session_start, wall_clock_offset, zone_info
+from scheduler.localtime import quiet_period_end, session_start, wall_clock_offset
 from scheduler.model import (
     NEW_SERIES_GAP,
     DeliveryStatus,
@@ -247,17 +247,3 @@ def _plan_one(
         status=status,
         reason=reason,
     )
-
-
-def session_values(slot: NumberedSession, series_length: int, zone: str) -> dict[str, object]:
-    """The catalog placeholders that describe a session, in the reader's own zone.
-
-    One place for the dispatcher and the preview, so what an operator reviews is what is sent.
-    """
-    local_start = slot.start.astimezone(zone_info(zone))
-    return {
-        "session_date": local_start,
-        "session_time": local_start,
-        "session_number": slot.number,
-        "series_length": series_length,
-    }

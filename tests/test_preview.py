@@ -266,3 +266,29 @@ def test_demo_subcommand_runs_the_demo(
     monkeypatch.setitem(sys.modules, "bot.offline.demo", stand_in)
     assert main(["demo"]) == 0
     assert calls == ["demo"]
+
+
+def test_a_booster_is_its_own_series_and_planned_holds_back_the_end(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A session two months later is a new series (its own provider note, numbered 1 again);
+    --planned 6 previews a patient who has entered two of six: 'of 6' and no end message yet."""
+    items = preview_json(capsys, *BERLIN_TWO, "--session", "2027-02-01 10:00")
+    providers = [item for item in items if item["message_id"] == "provider_first"]
+    assert [(p["local_time"], p["key"]) for p in providers] == [
+        ("2026-11-29T10:00:00+01:00", "series1:provider_first:p1"),
+        ("2027-01-30T10:00:00+01:00", "series2:provider_first:p1"),
+    ]
+    last_steps = [item for item in items if item["message_id"] == "last_steps"]
+    assert [(i["session_number"], i["series_length"]) for i in last_steps] == [
+        (1, 2),
+        (2, 2),
+        (1, 1),
+    ]
+    planned = preview_json(capsys, *BERLIN_TWO, "--planned", "6")
+    assert "keep_building" not in {item["message_id"] for item in planned}
+    rest = [item for item in planned if item["message_id"] == "rest_up"]
+    assert [(i["session_number"], i["series_length"]) for i in rest] == [(1, 6), (2, 6)]
+    assert "session 2 of 6" in rest[1]["text"]
+    assert main(["preview", *BERLIN_TWO[1:], "--planned", "25"]) == 2
+    assert "--planned 25" in capsys.readouterr().err

@@ -68,9 +68,12 @@ class ClaimedDelivery:
 class RenderContext:
     """What the dispatcher needs to decide on and render one delivery, read fresh before sending.
 
-    ``series`` is the patient's active sessions (in no order: numbering them is the planner's
-    rule, ``scheduler.timeline.number_sessions``); ``session`` is the delivery's own session
-    (for series-wide messages the first or last one), ``None`` for the family welcome.
+    ``session`` is the delivery's own session (for series-wide messages the first or last one),
+    ``None`` for the family welcome; ``series`` the active sessions of its series (in no order:
+    numbering them is the planner's rule, ``scheduler.timeline.number_sessions``) and
+    ``series_planned`` how many sessions the patient planned it to have (None: a series with no
+    row, whose sessions predate series: as many as entered). ``patient_name`` is the display name
+    of the patient the delivery is about.
     """
 
     delivery_id: int
@@ -88,6 +91,8 @@ class RenderContext:
     session_active: bool  # False when the session was cancelled after the row was claimed
     driver_name: str | None  # display name of the family member who claimed the ride
     series: tuple[Session, ...]
+    series_planned: int | None
+    patient_name: str
 
 
 @dataclass(frozen=True)
@@ -334,11 +339,16 @@ class Deliveries:
             "SELECT d.id, d.recipient_id, d.patient_id, p.chat_id, p.role, p.zone, p.locale,"
             " p.wording, p.paused_until, p.stopped, p.gone,"
             " d.session_id, s.status AS session_status, driver.display_name AS driver_name,"
+            " patient.display_name AS patient_name,"
+            " coalesce(s.series_id, s.patient_id) AS series_ref, series.planned AS series_planned,"
             " (d.recipient_id = d.patient_id OR EXISTS (SELECT 1 FROM family_links f"
             "   WHERE f.patient_id = d.patient_id AND f.family_id = d.recipient_id"
             "   AND f.status = 'active')) AS linked"
             " FROM deliveries d JOIN people p ON p.id = d.recipient_id"
+            " LEFT JOIN people patient ON patient.id = d.patient_id"
             " LEFT JOIN sessions s ON s.id = d.session_id"
+            " LEFT JOIN series ON series.id = coalesce(s.series_id, s.patient_id)"
+            "   AND series.patient_id = s.patient_id"
             " LEFT JOIN rides r ON r.session_id = d.session_id"
             " LEFT JOIN people driver ON driver.id = r.driver_id"
             " WHERE d.id = ?",
@@ -346,17 +356,24 @@ class Deliveries:
         ).fetchone()
         if row is None:
             return None
-        series = conn.execute(
-            "SELECT id, patient_id, local_start, fold, zone, kind, duration_min FROM sessions"
-            " WHERE patient_id = ? AND status = 'active'",
-            (row["patient_id"],),
-        ).fetchall()
+        # The session's series: sessions in no stored series form the patient's implicit one,
+        # whose id is the patient's (``Session.series_ref``).
+        series = (
+            conn.execute(
+                "SELECT id, patient_id, series_id, local_start, fold, zone, kind, duration_min"
+                " FROM sessions WHERE patient_id = ? AND status = 'active'"
+                " AND coalesce(series_id, patient_id) = ?",
+                (row["patient_id"], row["series_ref"]),
+            ).fetchall()
+            if row["series_ref"] is not None
+            else []
+        )
         session = None
         if row["session_id"] is not None:
             session = _session(
                 conn.execute(
-                    "SELECT id, patient_id, local_start, fold, zone, kind, duration_min"
-                    " FROM sessions WHERE id = ?",
+                    "SELECT id, patient_id, series_id, local_start, fold, zone, kind,"
+                    " duration_min FROM sessions WHERE id = ?",
                     (row["session_id"],),
                 ).fetchone()
             )
@@ -376,6 +393,8 @@ class Deliveries:
             session_active=row["session_status"] == "active",
             driver_name=row["driver_name"],
             series=tuple(_session(item) for item in series),
+            series_planned=row["series_planned"],
+            patient_name=row["patient_name"] or "",
         )
 
     # -- for the bot -----------------------------------------------------------------------
@@ -499,6 +518,7 @@ def _session(row: sqlite3.Row) -> Session:
         zone=row["zone"],
         kind=Kind(row["kind"]),
         duration=None if duration is None else timedelta(minutes=duration),
+        series_id=row["series_id"],
     )
 
 

@@ -1,0 +1,108 @@
+"""One render path for timeline messages: what an operator previews is what is sent.
+
+The dispatcher (``scheduler.dispatch``, from rows read fresh before sending) and the preview
+(``bot.preview``, from made-up people) both describe a delivery as ``DeliveryFacts`` and call
+``render_delivery``; the placeholder values come from ``delivery_values`` alone. A text a clinic
+edits to use ``{patient_name}`` therefore previews and sends alike, or fails alike.
+
+Times are the reader's: the session's start is shown in the recipient's zone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from messages import Rendered, Wording
+
+from scheduler.localtime import zone_info
+from scheduler.model import Role, Series, Session
+from scheduler.timeline import NumberedSession, number_sessions
+
+
+class Renderer(Protocol):
+    """What rendering needs of ``messages.Catalog``."""
+
+    def render_entry(
+        self,
+        locale: str | None,
+        message_id: str,
+        wording: Wording,
+        values: Mapping[str, object],
+        *,
+        with_driver: bool = False,
+    ) -> Rendered: ...
+
+
+@dataclass(frozen=True)
+class DeliveryFacts:
+    """Everything a timeline message may show, about one delivery and its reader."""
+
+    message_id: str
+    role: Role  # the reader's
+    zone: str  # the reader's: times are shown in it
+    locale: str | None
+    wording: Wording
+    patient_name: str
+    crisis_line: str
+    # The delivery's session (for series-wide messages their anchor session); None for the
+    # family welcome, which belongs to no session.
+    session: Session | None = None
+    # The active sessions of that session's series, and what the patient planned it to have
+    # (None: as many as entered; see ``scheduler.timeline.number_sessions``).
+    series: Sequence[Session] = ()
+    planned: int | None = None
+    driver_name: str | None = None  # the family member who claimed the ride home, if any
+
+
+def numbered_session(facts: DeliveryFacts) -> NumberedSession | None:
+    """The delivery's session with its place in its series, or None when it has none."""
+    session = facts.session
+    if session is None:
+        return None
+    planned = (
+        ()
+        if facts.planned is None
+        else (Series(id=session.series_ref, patient_id=session.patient_id, planned=facts.planned),)
+    )
+    return next(
+        (slot for slot in number_sessions(facts.series, planned) if slot.session.id == session.id),
+        None,
+    )
+
+
+def delivery_values(facts: DeliveryFacts) -> dict[str, object]:
+    """The placeholder values for one delivery: the only place they are made.
+
+    ``patient_name`` goes only to the patient (the catalog refuses it in family texts anyway);
+    ``driver_name`` only when a ride is claimed. Session values are absent when the delivery has
+    no session, or its session is no longer among the active ones.
+    """
+    values: dict[str, object] = {"crisis_line": facts.crisis_line}
+    if facts.role is Role.PATIENT:
+        values["patient_name"] = facts.patient_name
+    if facts.driver_name is not None:
+        values["driver_name"] = facts.driver_name
+    slot = numbered_session(facts)
+    if slot is not None:
+        local = slot.start.astimezone(zone_info(facts.zone))
+        values |= {
+            "session_date": local,
+            "session_time": local,
+            "session_number": slot.number,
+            "series_length": slot.series_length,
+        }
+    return values
+
+
+def render_delivery(renderer: Renderer, facts: DeliveryFacts) -> Rendered:
+    """The message as its reader gets it; ``KeyError``/``ValueError`` when the text needs a
+    value this delivery cannot give."""
+    return renderer.render_entry(
+        facts.locale,
+        facts.message_id,
+        facts.wording,
+        delivery_values(facts),
+        with_driver=facts.driver_name is not None,
+    )
