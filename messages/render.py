@@ -13,8 +13,11 @@ Which names a *timeline* text may use depends on its entry (see ``messages.loade
 
 Replies may use any registered name.
 
-The dispatcher passes ``session_date`` and ``session_time`` as the session's start, an aware
-``datetime`` already converted to the *recipient's* zone: it is shown in its own zone.
+The dispatcher and the preview pass ``session_date`` and ``session_time`` as the session's
+start, an aware ``datetime`` already converted to the *reader's* zone: it is shown in its own
+zone. When the reader's clock differs from the one where the session happens (a relative in
+Berlin of a patient in New York), ``session_time`` comes as ``TimeInZone``, which names the zone
+("16:00 (Berlin Time)"), so nobody takes the time for the patient's or their own by guessing.
 """
 
 from __future__ import annotations
@@ -22,15 +25,18 @@ from __future__ import annotations
 import html
 import string
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
+from zoneinfo import ZoneInfo
 
-from babel.dates import format_date, format_time
+from babel import Locale
+from babel.dates import format_date, format_time, get_timezone_gmt, get_timezone_location
 from babel.numbers import format_decimal
 
 PLACEHOLDERS: dict[str, str] = {
     # Timeline texts.
     "session_date": "the session's start date: an aware datetime, shown in its own zone",
-    "session_time": "the session's start time: an aware datetime, shown in its own zone",
+    "session_time": "the session's start time in the reader's zone, named if not the session's",
     "session_number": "which session of the series this is, from 1",
     "series_length": "how many sessions the series has so far",
     "driver_name": "the family member who offered to drive (only in *_with_driver texts)",
@@ -44,6 +50,7 @@ PLACEHOLDERS: dict[str, str] = {
     "count": "a number of things",
     "sessions": "a list of sessions, one per line, as plain text",
     "days": "a number of days",
+    "command": "a command for the person to send as it is, e.g. '/add Fri 10:00'",
 }
 
 # Datetime values of these names show the date (the locale's date_format); any other datetime
@@ -60,6 +67,31 @@ TIMELINE_PLACEHOLDERS = SESSION_PLACEHOLDERS | {"driver_name", "crisis_line", "p
 TELEGRAM_MAX_LENGTH = 4096
 
 _FORMATTER = string.Formatter()
+
+
+@dataclass(frozen=True)
+class TimeInZone:
+    """A time to show with its zone named: ``16:00 (Berlin Time)``, in the locale's words.
+
+    ``at`` is aware, in the zone to name. For readers whose own clock is not the one where the
+    session happens; the zone named is the reader's own, so it reveals nothing about anyone else.
+    """
+
+    at: datetime
+
+    def __post_init__(self) -> None:
+        if self.at.tzinfo is None:
+            raise ValueError(f"TimeInZone needs an aware datetime, got naive {self.at!r}")
+
+
+def zone_label(at: datetime, locale: str) -> str:
+    """The zone of aware ``at`` in the locale's words: its city ("Berlin Time", "hora de Berlín")
+    or, for zones without one (UTC, Etc/GMT+5), its offset ("GMT-05:00")."""
+    key = getattr(at.tzinfo, "key", None)
+    if isinstance(at.tzinfo, ZoneInfo) and key and "/" in key and not key.startswith("Etc/"):
+        city = get_timezone_location(at.tzinfo, locale=locale, return_city=True)
+        return str(Locale.parse(locale).zone_formats["region"] % city)
+    return str(get_timezone_gmt(at, locale=locale))
 
 
 def placeholders_in(template: str) -> set[str]:
@@ -111,6 +143,10 @@ def format_value(
     name: str, value: object, *, locale: str, date_format: str, time_format: str
 ) -> str:
     """One value as text (not yet escaped): Babel for dates, times and numbers."""
+    if isinstance(value, TimeInZone):
+        at = value.at
+        shown = format_time(at, time_format, tzinfo=at.tzinfo, locale=locale)
+        return f"{shown} ({zone_label(at, locale)})"
     if isinstance(value, datetime):
         if value.tzinfo is None:
             raise ValueError(f"{{{name}}} needs an aware datetime, got naive {value!r}")
@@ -129,7 +165,8 @@ def format_value(
 _WHEN = datetime(2026, 9, 30, 23, 59, tzinfo=UTC)  # a long weekday and month name
 _LONG_SAMPLES: dict[str, object] = {
     "session_date": _WHEN,
-    "session_time": _WHEN,
+    # The longest way a session time is shown: with a zone whose city name is long.
+    "session_time": TimeInZone(_WHEN.astimezone(ZoneInfo("America/Indiana/Petersburg"))),
     "local_time": _WHEN,
     "session_number": 999,
     "series_length": 999,

@@ -5,7 +5,8 @@ The dispatcher (``scheduler.dispatch``, from rows read fresh before sending) and
 ``render_delivery``; the placeholder values come from ``delivery_values`` alone. A text a clinic
 edits to use ``{patient_name}`` therefore previews and sends alike, or fails alike.
 
-Times are the reader's: the session's start is shown in the recipient's zone.
+Times are the reader's: the session's start is shown in the recipient's zone, and when that
+clock differs from the one where the session happens, the zone is named (``TimeInZone``).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from messages import Rendered, Wording
+from messages.render import TimeInZone
 
 from scheduler.localtime import zone_info
 from scheduler.model import Role, Series, Session
@@ -87,9 +89,11 @@ def delivery_values(facts: DeliveryFacts) -> dict[str, object]:
     slot = numbered_session(facts)
     if slot is not None:
         local = slot.start.astimezone(zone_info(facts.zone))
+        where = slot.start.astimezone(zone_info(slot.session.zone))
         values |= {
             "session_date": local,
-            "session_time": local,
+            # Named when the reader's clock reads differently from the session's own.
+            "session_time": local if local.utcoffset() == where.utcoffset() else TimeInZone(local),
             "session_number": slot.number,
             "series_length": slot.series_length,
         }

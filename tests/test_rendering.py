@@ -1,19 +1,22 @@
-"""One render path: the preview and the dispatcher render a delivery through the same function."""
+"""One render path: the preview and the dispatcher render a delivery through the same function,
+and a reader on another clock reads the session time on their own, with the zone named."""
 
 from __future__ import annotations
 
 import random
 from datetime import UTC, datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
 from bot.preview import PreviewRequest, build_preview
 from messages import Catalog, Wording, load_catalog
+from messages.render import TimeInZone, format_value
 from scheduler.companion import Companion
 from scheduler.dispatch import Dispatcher
 from scheduler.model import DEFAULT_CRISIS_LINE, Kind, Role, Session
-from scheduler.rendering import DeliveryFacts, delivery_values
+from scheduler.rendering import DeliveryFacts, delivery_values, render_delivery
 from scheduler.store.db import Database
 from scheduler.store.deliveries import Deliveries
 from tests.fakes import FakeSender
@@ -66,7 +69,7 @@ async def test_a_clinic_text_with_patient_name_renders_identically_in_preview_an
 ) -> None:
     """The same patient, family member and sessions, once previewed and once stored, planned
     and dispatched: every message has the same text at the same instant, the clinic's
-    {patient_name} greeting included."""
+    {patient_name} greeting included, and the family's times named in their own zone."""
     request = PreviewRequest(
         zone=NEW_YORK,
         kind=Kind.IV,
@@ -115,6 +118,50 @@ async def test_a_clinic_text_with_patient_name_renders_identically_in_preview_an
     ]
     rides = [text for message_id, _, text in texts if message_id == "family_ride"]
     assert len(rides) == 2
+    assert "Tuesday 1 December at 16:00 (Berlin Time)" in rides[0]
+
+
+def test_a_family_member_in_another_zone_reads_their_own_time_with_the_zone_named(
+    catalog: Catalog,
+) -> None:
+    """10:00 in New York is 16:00 in Berlin: the Berlin relative reads 16:00 with Berlin named,
+    the patient reads 10:00 as it is; neither family wording names the drug or condition."""
+    patient = render_delivery(catalog, facts("rest_up", Role.PATIENT, NEW_YORK)).text
+    assert "Tuesday 1 December at 10:00." in patient
+    assert "Time)" not in patient
+    sensitive = catalog.locales["en"].sensitive_words
+    for wording in Wording:
+        family = render_delivery(
+            catalog, facts("family_ride", Role.FAMILY, BERLIN, wording=wording)
+        ).text
+        assert "on Tuesday 1 December at 16:00 (Berlin Time)." in family
+        assert not [stem for stem in sensitive if stem in family.lower()]
+        assert "New York" not in family and "Alex" not in family
+
+
+def test_a_late_evening_session_shows_the_readers_own_date_too(catalog: Catalog) -> None:
+    """22:00 in New York is 04:00 the next day in Berlin: date and time are both the reader's."""
+    late = Session(
+        id=1,
+        patient_id=1,
+        local_start=datetime.fromisoformat("2026-12-01 22:00"),
+        zone=NEW_YORK,
+        series_id=1,
+    )
+    text = render_delivery(
+        catalog,
+        facts("family_ride", Role.FAMILY, BERLIN, session=late, series=(late,)),
+    ).text
+    assert "on Wednesday 2 December at 04:00 (Berlin Time)." in text
+
+
+def test_the_zone_is_not_named_when_the_clocks_agree() -> None:
+    """A relative in Toronto of a patient in New York reads the same clock: no zone named."""
+    values = delivery_values(facts("family_ride", Role.FAMILY, "America/Toronto"))
+    assert values["session_time"] == datetime(2026, 12, 1, 10, 0, tzinfo=ZoneInfo(NEW_YORK))
+    assert not isinstance(values["session_time"], TimeInZone)
+    named = delivery_values(facts("family_ride", Role.FAMILY, BERLIN))["session_time"]
+    assert isinstance(named, TimeInZone) and named.at.tzinfo == ZoneInfo(BERLIN)
 
 
 def test_values_name_the_patient_only_to_the_patient_and_the_driver_only_with_a_ride() -> None:
@@ -128,3 +175,21 @@ def test_values_name_the_patient_only_to_the_patient_and_the_driver_only_with_a_
     assert "patient_name" not in to_family and to_family["driver_name"] == "Sam"
     welcome = delivery_values(facts("family_welcome", Role.FAMILY, BERLIN, session=None))
     assert welcome == {"crisis_line": "988"}
+
+
+@pytest.mark.parametrize(
+    ("zone", "shown"),
+    [
+        ("Europe/Berlin", "16:00 (Berlin Time)"),
+        ("America/Indiana/Knox", "16:00 (Knox, Indiana Time)"),
+        ("Etc/GMT+5", "16:00 (GMT-05:00)"),  # no city; and its name's sign is the reverse
+        ("UTC", "16:00 (GMT+00:00)"),
+    ],
+)
+def test_a_named_zone_reads_as_its_city_or_else_its_offset(zone: str, shown: str) -> None:
+    """The locale's words for a zone: its city where it has one, its offset otherwise."""
+    at = datetime(2026, 12, 1, 16, 0, tzinfo=ZoneInfo(zone))
+    text = format_value(
+        "session_time", TimeInZone(at), locale="en", date_format="EEEE d MMMM", time_format="HH:mm"
+    )
+    assert text == shown
