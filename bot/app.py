@@ -21,14 +21,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import html
-import importlib
 import logging
 import os
 import random
 import re
 import signal
 import sys
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -36,7 +35,20 @@ from typing import Any
 from telegram import BotCommand, Update
 from telegram.constants import ParseMode
 from telegram.error import InvalidToken, TelegramError
-from telegram.ext import AIORateLimiter, ApplicationBuilder, ContextTypes, Defaults, JobQueue
+from telegram.ext import (
+    AIORateLimiter,
+    ApplicationBuilder,
+    BaseHandler,
+    CallbackQueryHandler,
+    ChatMemberHandler,
+    CommandHandler,
+    ContextTypes,
+    Defaults,
+    JobQueue,
+    MessageHandler,
+    TypeHandler,
+    filters,
+)
 
 from bot.clock import Clock, SystemClock
 from bot.context import (
@@ -49,10 +61,13 @@ from bot.context import (
     services_of,
 )
 from bot.errors import configure_logging, on_error
-from bot.handlers import basics
+from bot.handlers import basics, control, family, onboarding, privacy, reminders, sessions
 from bot.lock import AlreadyRunning, DatabaseLock, make_private
 from bot.polling import POLL_TIMEOUT, Poller
 from bot.sender import TelegramSender
+from bot.ui.keyboards import FORGET_NO, FORGET_YES, JOIN_NO, LEAVE_NO, LEAVE_YES, STOP_NO, STOP_YES
+from bot.ui.steps import StepHandler
+from bot.ui.turn import Turn, handler
 from messages import Catalog, load_catalog
 from scheduler.companion import Companion
 from scheduler.dispatch import Dispatcher, DispatchReport
@@ -73,10 +88,6 @@ ALLOWED_UPDATES = [
     Update.CALLBACK_QUERY,
     Update.MY_CHAT_MEMBER,
 ]
-# Feature modules under bot/handlers, registered in this order (each has ``register(app)``).
-# Order matters: family registers the deep-link ``/start <token>`` handler, which must come
-# before onboarding's plain ``/start`` (PTB's deeplinking example does the same).
-FEATURE_MODULES = ("family", "onboarding", "sessions", "reminders", "control", "privacy")
 # The patient's command menu, in the order Telegram shows it.
 PATIENT_COMMANDS = (
     "start",
@@ -188,7 +199,7 @@ def build_application(
     application.bot_data[RUNTIME_KEY] = Runtime(gate)
     application.bot_data[SERVICES_KEY] = Services(
         db=db,
-        companion=Companion(db, catalog.timeline),
+        companion=Companion(db, catalog.timeline, on_change=lambda: arm_dispatcher(application)),
         dispatcher=dispatcher,
         catalog=catalog,
         clock=clock,
@@ -208,27 +219,91 @@ def file_url_for(base_url: str) -> str:
 
 
 def register_handlers(application: CompanionApp) -> None:
-    """Every handler, in one place. Order matters: within a group the first match wins, and
-    every group runs, lowest first, until a handler raises ``ApplicationHandlerStop``."""
-    # 1. The lowest group (GUARD_GROUP): groups and channels get one "private chats only" note
-    #    and are left; nothing after it runs for them, so no feature handler stores anything.
-    basics.register_guard(application)
-    # 2. Group 0, features. Inside onboarding the deep-link "/start <token>" handler comes before
-    #    plain /start; a command always wins over a guided step's free-text handler.
-    for name in FEATURE_MODULES:
-        try:
-            module = importlib.import_module(f"bot.handlers.{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"bot.handlers.{name}":
-                raise  # a broken import inside the module must not pass for a missing module
-            _LOGGER.warning("handler module bot.handlers.%s is missing", name)
-            continue
-        module.register(application)
-    # 3. /help after the features, so a feature module may answer it differently (family).
-    basics.register_help(application)
-    # 4. Last in group 0: text nobody above took gets the "I did not understand" reply.
-    basics.register_fallback(application)
+    """Every handler, in one ordered list: ``HANDLERS``. Order matters: within a group the
+    first match wins, and every group runs, lowest first, until a handler raises
+    ``ApplicationHandlerStop``."""
+    for group, each in handlers(application):
+        application.add_handler(each, group=group)
     application.add_error_handler(on_error)
+
+
+# Groups: the guard first, so a group or channel chat reaches nothing else and nothing is stored;
+# a blocked bot (my_chat_member) next, since the guard's catch-all never lets a second handler of
+# its own group run; then everything else in group 0, where the first match wins.
+GUARD_GROUP = -100
+MEMBERSHIP_GROUP = -99
+# Commands are not re-run when a person edits the message that held them: the edit is answered
+# by the fallback, which says edits are not read.
+_NEW = ~filters.UpdateType.EDITED_MESSAGE
+
+
+def handlers(application: CompanionApp) -> list[tuple[int, BaseHandler[Any, Any, Any]]]:
+    """The one ordered list of what answers which update."""
+
+    def command(name: str, fn: Callable[[Turn], None], **kwargs: Any) -> CommandHandler[Any, Any]:
+        return CommandHandler(name, handler(fn, ends_step=name != "start"), filters=_NEW, **kwargs)
+
+    def button(pattern: str, fn: Callable[[Turn], None]) -> CallbackQueryHandler[Any, Any]:
+        return CallbackQueryHandler(handler(fn), pattern=pattern)
+
+    return [
+        (GUARD_GROUP, TypeHandler(Update, basics.PrivateChatGuard())),
+        (
+            MEMBERSHIP_GROUP,
+            ChatMemberHandler(handler(basics.private_membership), ChatMemberHandler.MY_CHAT_MEMBER),
+        ),
+        # "/start <invite token>" before plain /start: an invite payload must never start a
+        # patient's set-up (PTB's deeplinking example does the same).
+        (0, command("start", family.invite_start, has_args=True)),
+        (0, command("start", onboarding.start, has_args=False)),
+        (0, command("add", sessions.add)),
+        (0, command("sessions", sessions.list_sessions)),
+        (0, command("timezone", sessions.timezone)),
+        (0, command("invite", family.invite)),
+        (0, command("family", family.family)),
+        (0, command("leave", family.leave)),
+        (0, command("pause", control.pause)),
+        (0, command("resume", control.resume)),
+        (0, command("stop", control.stop)),
+        (0, command("settings", control.settings)),
+        (0, command("export", privacy.export)),
+        (0, command("forget", privacy.forget)),
+        (0, command("help", basics.help_)),
+        (0, button(r"^ob:", onboarding.button)),
+        (0, button(r"^mv:", sessions.move_button)),
+        (0, button(r"^cx:", sessions.cancel_button)),
+        (0, button(r"^cxy:", sessions.cancel_yes_button)),
+        (0, button(r"^cxn:", sessions.cancel_no_button)),
+        (0, button(r"^f1:", sessions.second_time_button)),
+        (0, button(r"^tz:", sessions.timezone_button)),
+        (0, button(r"^fi_rv:", family.revoke_button)),
+        (0, button(r"^fj:", family.join_button)),
+        (0, button(rf"^{JOIN_NO}$", family.join_no_button)),
+        (0, button(r"^fa:", family.approve_button)),
+        (0, button(r"^fd:", family.decline_button)),
+        (0, button(r"^fr:", family.remove_button)),
+        (0, button(r"^fr_y:", family.remove_yes_button)),
+        (0, button(r"^fr_n:", family.remove_no_button)),
+        (0, button(rf"^{LEAVE_YES}$", family.leave_yes_button)),
+        (0, button(rf"^{LEAVE_NO}$", family.leave_no_button)),
+        (0, button(rf"^{STOP_YES}$", control.stop_yes_button)),
+        (0, button(rf"^{STOP_NO}$", control.stop_no_button)),
+        (0, button(r"^set:", control.setting_button)),
+        (0, button(rf"^{FORGET_YES}$", privacy.forget_yes_button)),
+        (0, button(rf"^{FORGET_NO}$", privacy.forget_no_button)),
+        (0, button(r"^(?:got_it|snooze_30|ride):", reminders.delivery_button)),
+        # Guided steps: a message (new or edited) while the chat's step is open.
+        (0, StepHandler(application, onboarding.STEPS, handler(onboarding.answer))),
+        (0, StepHandler(application, {sessions.MOVE_STEP}, handler(sessions.move_answer))),
+        # Last: whatever nobody took. Every private message gets an answer, never silence.
+        (
+            0,
+            MessageHandler(
+                filters.ChatType.PRIVATE & filters.UpdateType.MESSAGES, handler(basics.unusable)
+            ),
+        ),
+        (0, CallbackQueryHandler(handler(basics.stale_button))),
+    ]
 
 
 def arm_dispatcher(application: AnyApplication) -> None:

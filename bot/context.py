@@ -31,6 +31,8 @@ class Settings:
     """Operator settings (later read from ``COMPANION_CONFIG``)."""
 
     crisis_line: str = DEFAULT_CRISIS_LINE  # plain text; the catalog escapes it
+    # A new patient's zone until they choose theirs (set-up asks at once; /timezone changes it).
+    default_zone: str = "America/New_York"
 
 
 @dataclass

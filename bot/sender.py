@@ -11,7 +11,7 @@ import asyncio
 import logging
 import time
 import warnings
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
 import httpx
@@ -66,12 +66,20 @@ def parse_callback_data(data: str | None) -> tuple[str, int] | None:
     return action, int(ref)
 
 
-def inline_keyboard(buttons: Sequence[Button]) -> InlineKeyboardMarkup | None:
-    """One button per row: labels stay whole on a narrow phone screen."""
-    if not buttons:
+def inline_keyboard(message: OutgoingMessage) -> InlineKeyboardMarkup | None:
+    """A reply's own rows of buttons; or a timed message's buttons, one a row, so labels stay
+    whole on a narrow phone screen."""
+    if message.keyboard:
+        return InlineKeyboardMarkup(
+            [
+                [InlineKeyboardButton(b.label, callback_data=b.data) for b in row]
+                for row in message.keyboard
+            ]
+        )
+    if not message.buttons:
         return None
     return InlineKeyboardMarkup(
-        [[InlineKeyboardButton(b.label, callback_data=callback_data(b))] for b in buttons]
+        [[InlineKeyboardButton(b.label, callback_data=callback_data(b))] for b in message.buttons]
     )
 
 
@@ -126,7 +134,7 @@ class TelegramSender:
                 chat_id=message.chat_id,
                 text=message.text,
                 parse_mode=ParseMode.HTML,
-                reply_markup=inline_keyboard(message.buttons),
+                reply_markup=inline_keyboard(message),
                 protect_content=message.protect_content,
                 # A preview card of a helpline site would crowd a short reminder.
                 link_preview_options=LinkPreviewOptions(is_disabled=True),

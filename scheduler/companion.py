@@ -32,10 +32,21 @@ Family
     ``claim_ride(family_person_id, session_id, now) -> ClaimResult``,
     ``release_ride(family_person_id, session_id, now) -> bool``,
     ``driver_for(session_id) -> Person | None``
+    ``issue_invite``, ``preview_invite``, ``join``, ``pending_link``, ``link_of``, ``decline``:
+    what ``/invite``, an opened link, Join and Approve/Decline do
+Series
+    ``add_series(patient_id, first_local, kind, weekdays, count, now, *, after_session_id)``
+    ``-> SeriesAdded`` (added, and skipped dates with why), ``overlaps(patient_id, session_id)``,
+    ``current_series(patient_id)``, ``set_series_length(patient_id, count, now)``
+Buttons on delivered messages
+    ``own_delivery``, ``acknowledge``, ``snooze``, ``offer_ride``: a press counts only on the
+    presser's own sent message, for a family member only while linked
 Privacy
     ``export(person_id) -> dict`` (JSON-ready), ``forget(person_id, now) -> None``
+One update, exactly once
+    ``handling(update_id, now)``: the unit every bot handler runs in (``scheduler.handling``)
 Guided steps
-    ``dialogs``: the ``Dialogs`` repository (``get``, ``set``, ``clear`` by chat id)
+    ``step(chat_id)``, ``set_step(chat_id, step, data, now)``, ``end_step(chat_id)``
 
 Errors carry a ``code`` for the bot to map to a kind reply: ``SessionRejected`` (past, too_far,
 nonexistent, duplicate, not_found), ``InviteInvalid`` (invalid: one answer for unknown, expired,
@@ -45,9 +56,11 @@ not_allowed), ``ZoneRejected`` (unknown_zone).
 
 from __future__ import annotations
 
+import math
 import re
 import secrets
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -55,6 +68,7 @@ from typing import Any
 
 from messages import TimelineEntry, Wording
 
+from scheduler.handling import REPLY_RELEVANCE, AlreadyHandled, Handling
 from scheduler.localtime import (
     NonexistentLocalTime,
     NotARegionZone,
@@ -66,6 +80,7 @@ from scheduler.localtime import (
 )
 from scheduler.model import (
     MAX_SERIES_LENGTH,
+    DeliveryStatus,
     FamilyLink,
     Kind,
     Person,
@@ -76,10 +91,10 @@ from scheduler.model import (
 )
 from scheduler.series import SeriesAdded, SkippedDate, overlapping, series_dates
 from scheduler.store.db import Database, to_db
-from scheduler.store.deliveries import Deliveries
+from scheduler.store.deliveries import Deliveries, Delivery
 from scheduler.store.dialogs import Dialogs
-from scheduler.store.family import ACTIVE, Invite, Invites, Links, LinkView, Rides
-from scheduler.store.inbox import InviteFailures
+from scheduler.store.family import ACTIVE, PENDING, Invite, Invites, Links, LinkView, Rides
+from scheduler.store.inbox import Inbox, InviteFailures
 from scheduler.store.people import People
 from scheduler.store.sessions import Sessions
 from scheduler.timeline import number_sessions, plan_deliveries, starts_new_series
@@ -140,6 +155,34 @@ class SessionChange:
     driver_id: int | None  # who had claimed the ride (a cancel releases it; a move keeps it)
 
 
+@dataclass(frozen=True)
+class IssuedInvite:
+    token: str
+    invite_id: int
+    days: int  # how long it works, in whole days
+
+
+class JoinOutcome(StrEnum):
+    ASKED = "asked"  # a pending link: the patient is asked to approve
+    ALREADY_IN = "already_in"
+    REPLAYED = "replayed"  # this chat already asked with this invite
+    INVALID = "invalid"  # unknown, expired, used, revoked or the patient's own: one answer
+
+
+@dataclass(frozen=True)
+class Joined:
+    outcome: JoinOutcome
+    patient: Person | None
+    link: LinkView | None
+
+
+@dataclass(frozen=True)
+class RideOffer:
+    result: ClaimResult
+    patient: Person | None
+    session: Session | None
+
+
 class Companion:
     def __init__(
         self,
@@ -147,7 +190,10 @@ class Companion:
         timeline: Sequence[TimelineEntry],
         *,
         invite_ttl: timedelta = timedelta(hours=72),
+        on_change: Callable[[], None] | None = None,
     ) -> None:
+        """``on_change`` runs after every commit that changed what is due (the bot re-arms its
+        dispatch timer there), so no caller has to remember to."""
         self.db = db
         self.timeline = tuple(timeline)
         self.invite_ttl = invite_ttl
@@ -156,8 +202,49 @@ class Companion:
         self.invites = Invites(db)
         self.links = Links(db)
         self.rides = Rides(db)
-        self.deliveries = Deliveries(db)
+        self.deliveries = Deliveries(db, on_change=on_change)
         self.dialogs = Dialogs(db)
+        self.inbox = Inbox(db)
+
+    # -- one update, exactly once --------------------------------------------------------------
+
+    @contextmanager
+    def handling(self, update_id: int | None, now: datetime) -> Iterator[Handling]:
+        """The unit every handler runs in: domain calls inside join one transaction, and what
+        the handler queued on the ``Handling`` is written as deliveries due ``now``, and the
+        update marked handled, in that same transaction. ``update_id`` None: not from the inbox.
+        Raises ``AlreadyHandled`` for an update handled before; any other exception rolls the
+        whole unit back."""
+        with self.db.transaction():
+            if update_id is not None and self.inbox.is_handled(update_id):
+                raise AlreadyHandled(update_id)
+            unit = Handling(update_id, now)
+            yield unit
+            for item in unit.outbox:
+                recipient = item.recipient_id
+                if recipient is not None and self.people.get(recipient) is None:
+                    recipient = None  # erased in this unit (/forget): the chat still gets it
+                self.deliveries.queue_reply(
+                    chat_id=item.message.chat_id,
+                    recipient_id=recipient,
+                    body=item.message.body(),
+                    now=now,
+                    relevance=REPLY_RELEVANCE,
+                )
+            if update_id is not None:
+                self.inbox.mark_done(update_id, now)
+
+    # -- guided steps ----------------------------------------------------------------------------
+
+    def step(self, chat_id: int) -> tuple[str, dict[str, Any]] | None:
+        """The guided step a chat is in, with what it collected so far, or None."""
+        return self.dialogs.get(chat_id)
+
+    def set_step(self, chat_id: int, step: str, data: dict[str, Any], now: datetime) -> None:
+        self.dialogs.set(chat_id, step, data, now)
+
+    def end_step(self, chat_id: int) -> None:
+        self.dialogs.clear(chat_id)
 
     # -- people ------------------------------------------------------------------------------
 
@@ -480,6 +567,142 @@ class Companion:
         ride = self.rides.get(session_id)
         return self.people.get(ride.driver_id) if ride else None
 
+    # -- what people do with invites and buttons -------------------------------------------------
+
+    def issue_invite(self, patient_id: int, now: datetime) -> IssuedInvite:
+        """``/invite``: a new single-use link's token, its id (for its cancel button), its life."""
+        token = self.create_invite(patient_id, now)
+        invite = self.invites.by_token(token)
+        assert invite is not None
+        days = max(1, math.ceil(self.invite_ttl / timedelta(days=1)))
+        return IssuedInvite(token=token, invite_id=invite.id, days=days)
+
+    def preview_invite(self, token: str, chat_id: int, now: datetime) -> Person | None:
+        """Who made this invite, if this chat may use it; None for every kind of invalid.
+
+        Opening a link shows the patient's name, so it counts against the same per-chat failure
+        limit as redeeming does: guessing tokens through ``/start`` is as slow as through Join,
+        and a throttled chat gets the same answer as a wrong token.
+        """
+        failures = InviteFailures(self.db)
+        with self.db.transaction():
+            if not failures.allowed(chat_id, now):
+                return None
+            invite = self.invites.by_token(token) if _TOKEN.fullmatch(token) else None
+            patient = self.people.get(invite.patient_id) if invite is not None else None
+            if invite is None or not invite.usable(now) or patient is None:
+                failures.record(chat_id, now)
+                return None
+            if patient.role is not Role.PATIENT or patient.chat_id == chat_id:
+                return None  # their own link: refused, but not a guess
+            return patient
+
+    def join(self, token: str, chat_id: int, display_name: str, now: datetime) -> Joined:
+        """Join pressed: a pending link for the patient to approve (``JoinOutcome.ASKED``), or
+        why not. A member who had stopped is asking for messages again: restarted."""
+        try:
+            with self.db.transaction():
+                link_id, patient = self.redeem_invite(token, chat_id, display_name, now)
+                link = self.links.get(link_id)
+                member = self.people.by_chat(chat_id)
+                assert link is not None and member is not None
+                if link.status == ACTIVE:
+                    return Joined(JoinOutcome.ALREADY_IN, patient, link)
+                if member.stopped:
+                    self.restart(member.id, now)
+                return Joined(JoinOutcome.ASKED, patient, link)
+        except InviteInvalid:
+            replayed = self._already_asked(token, chat_id)
+            return Joined(JoinOutcome.REPLAYED if replayed else JoinOutcome.INVALID, None, None)
+
+    def pending_link(self, patient_id: int, link_id: int) -> LinkView | None:
+        """The patient's link waiting for approval, or None (not theirs, or decided already)."""
+        link = self.links.get(link_id)
+        if link is None or link.patient_id != patient_id or link.status != PENDING:
+            return None
+        return link
+
+    def link_of(self, patient_id: int, link_id: int) -> LinkView | None:
+        """The patient's own link (pending or active), or None."""
+        link = self.links.get(link_id)
+        return link if link is not None and link.patient_id == patient_id else None
+
+    def decline(self, patient_id: int, link_id: int, now: datetime) -> Person | None:
+        """The patient says no: the link goes, and someone who is now linked to nobody and was
+        never a patient keeps no row here. Returns the person as they were, to tell them."""
+        with self.db.transaction():
+            member_id = self.decline_link(patient_id, link_id, now)
+            member = self.people.get(member_id)
+            if (
+                member is not None
+                and member.role is Role.FAMILY
+                and not self.linked_patients(member.id)
+            ):
+                self.forget(member.id, now)
+            return member
+
+    def is_gone(self, person_id: int) -> bool:
+        """The person blocked the bot or deleted the chat (until they come back)."""
+        state = self.people.state(person_id)
+        return state is not None and state.gone
+
+    def own_delivery(self, person_id: int, delivery_id: int) -> Delivery | None:
+        """A message this person was sent and may still act on: for a family member only while
+        their link to the patient is active. Anything else (someone else's, a forged id, a
+        removed member's old buttons) is None."""
+        delivery = self.deliveries.get(delivery_id)
+        if (
+            delivery is None
+            or delivery.recipient_id != person_id
+            or delivery.status is not DeliveryStatus.SENT
+            or delivery.patient_id is None
+        ):
+            return None
+        if delivery.recipient_id != delivery.patient_id and not self.links.active_link(
+            delivery.patient_id, person_id
+        ):
+            return None
+        return delivery
+
+    def acknowledge(self, person_id: int, delivery_id: int, now: datetime) -> bool:
+        """Got it: recorded once; False when the press is not valid for this person."""
+        if self.own_delivery(person_id, delivery_id) is None:
+            return False
+        return self.deliveries.acknowledge(person_id, delivery_id, now)
+
+    def snooze(
+        self, person_id: int, delivery_id: int, delay: timedelta, now: datetime
+    ) -> datetime | None:
+        """Send the message again after ``delay``; None when it would pass its relevance."""
+        if self.own_delivery(person_id, delivery_id) is None:
+            return None
+        return self.deliveries.snooze(person_id, delivery_id, delay, now)
+
+    def offer_ride(self, person_id: int, delivery_id: int, now: datetime) -> RideOffer:
+        """I can drive, pressed on a family message: who was told what is the handler's, but
+        whether it counts and for which session is decided here."""
+        delivery = self.own_delivery(person_id, delivery_id)
+        if delivery is None or delivery.session_id is None or delivery.patient_id is None:
+            return RideOffer(ClaimResult.NOT_ALLOWED, None, None)
+        result = self.claim_ride(person_id, delivery.session_id, now)
+        patient = self.people.get(delivery.patient_id)
+        session = self.session(delivery.patient_id, delivery.session_id)
+        return RideOffer(result, patient, session)
+
+    def _already_asked(self, token: str, chat_id: int) -> bool:
+        """Join pressed again for an invite this chat already redeemed (a replay): the invite is
+        used, and this chat's pending link to its patient was made in that same step."""
+        invite = self.invites.by_token(token) if _TOKEN.fullmatch(token) else None
+        member = self.people.by_chat(chat_id)
+        if invite is None or member is None or invite.used_at is None or invite.revoked_at:
+            return False
+        return any(
+            link.patient_id == invite.patient_id
+            and link.status == PENDING
+            and link.created_at == invite.used_at
+            for link in self.links.of_family(member.id)
+        )
+
     # -- privacy -----------------------------------------------------------------------------
 
     def export(self, person_id: int) -> dict[str, Any]:
@@ -570,6 +793,8 @@ class Companion:
             helped = [link.patient_id for link in self.links.of_family(person_id)]
             self.dialogs.clear(person.chat_id)
             InviteFailures(self.db).forget(person.chat_id)
+            self.inbox.forget_chat(person.chat_id)
+            self.deliveries.forget_chat(person.chat_id)
             self.people.delete(person_id)
             for patient_id in helped:
                 self._replan(patient_id, now)

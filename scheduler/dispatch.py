@@ -137,6 +137,8 @@ class Dispatcher:
         store = self.deliveries
         if self._current(now) >= row.deadline:  # a long run may have outlived it
             return self._skip(row, EXPIRED)
+        if row.body is not None:
+            return await self._reply(row, row.body, now, held)
         ctx = store.render_context(row.id)
         if ctx is None:  # erased between claim and now: nothing left to record
             log.info("delivery %d: gone from the store before sending", row.id)
@@ -153,18 +155,46 @@ class Dispatcher:
             log.error("delivery %d: cannot render (%s)", row.id, type(exc).__name__)
             store.record_failed(row.id, RENDER_ERROR)
             return "failed"
+        result = await self._send(message)
+        return self._record(row, ctx.chat_id, result, self._current(now), held)
+
+    async def _reply(
+        self, row: ClaimedDelivery, body: str, now: datetime, held: dict[int, datetime]
+    ) -> str:
+        """A queued reply: already rendered when the person acted, sent as it is. Stop, pause
+        and quiet hours do not hold it back: it answers what the person just did."""
+        chat_id = row.chat_id
+        if chat_id is None:  # queue_reply always sets it; an old or forged row cannot be sent
+            self.deliveries.record_failed(row.id, "no_chat")
+            return "failed"
+        if chat_id in held:
+            return self._requeue_behind(row, held, chat_id)
         try:
-            result: SendResult = await self.sender.send(message)
+            message = OutgoingMessage.from_body(row.id, chat_id, body)
+        except (KeyError, ValueError, TypeError) as exc:
+            log.error("delivery %d: unreadable reply (%s)", row.id, type(exc).__name__)
+            self.deliveries.record_failed(row.id, RENDER_ERROR)
+            return "failed"
+        result = await self._send(message)
+        outcome = self._record(row, chat_id, result, self._current(now), held)
+        if row.recipient_id is None:
+            # To someone not (or no longer) stored, e.g. the "erased" note after /forget: once
+            # answered, no row may say this chat was here.
+            self.deliveries.erase_answered(row.id)
+        return outcome
+
+    async def _send(self, message: OutgoingMessage) -> SendResult:
+        try:
+            return await self.sender.send(message)
         except Exception as exc:  # a sender bug must not stop the queue
             # Only the type: an exception's message may carry text or a token-bearing URL.
-            log.warning("delivery %d: sender raised %s", row.id, type(exc).__name__)
-            result = RetryLater(reason=f"exception:{type(exc).__name__}")
-        return self._record(row, ctx, result, self._current(now), held)
+            log.warning("delivery %d: sender raised %s", message.delivery_id, type(exc).__name__)
+            return RetryLater(reason=f"exception:{type(exc).__name__}")
 
     def _record(
         self,
         row: ClaimedDelivery,
-        ctx: RenderContext,
+        chat_id: int,
         result: SendResult,
         now: datetime,
         held: dict[int, datetime],
@@ -187,9 +217,9 @@ class Dispatcher:
                 )
                 return "failed"
             case RetryLater(reason=reason, after=after):
-                return self._retry(row, ctx, reason, after, now, held)
+                return self._retry(row, chat_id, reason, after, now, held)
             case Ambiguous(reason=reason):
-                return self._ambiguous(row, ctx, reason, now, held)
+                return self._ambiguous(row, chat_id, reason, now, held)
             case Failed(reason=reason):
                 store.record_failed(row.id, reason)
                 log.warning("delivery %d: failed (%s)", row.id, reason)
@@ -199,7 +229,7 @@ class Dispatcher:
     def _retry(
         self,
         row: ClaimedDelivery,
-        ctx: RenderContext,
+        chat_id: int,
         reason: str,
         after: timedelta | None,
         now: datetime,
@@ -227,14 +257,14 @@ class Dispatcher:
         if due >= row.deadline:
             return self._skip(row, EXPIRED)
         store.record_retry(row.id, due_at=due, reason=reason, count_attempt=not paced)
-        held[ctx.chat_id] = due
+        held[chat_id] = due
         log.info("delivery %d: retry %d (%s)", row.id, row.attempts, reason)
         return "retried"
 
     def _ambiguous(
         self,
         row: ClaimedDelivery,
-        ctx: RenderContext,
+        chat_id: int,
         reason: str,
         now: datetime,
         held: dict[int, datetime],
@@ -250,7 +280,7 @@ class Dispatcher:
             due = now + max(backoff(row.attempts, self.rng), MIN_RETRY_DELAY)
             if current is not None and current.reason != RECOVERED and due < row.deadline:
                 store.record_retry(row.id, due_at=due, reason=RECOVERED)
-                held[ctx.chat_id] = due
+                held[chat_id] = due
                 log.info("delivery %d: no answer (%s); urgent, tried once more", row.id, reason)
                 return "retried"
         store.record_unknown(row.id, f"ambiguous:{reason}")

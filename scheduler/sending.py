@@ -6,6 +6,7 @@ and the dispatcher decides what each means for the delivery row.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Protocol
@@ -22,12 +23,46 @@ class Button:
 
 
 @dataclass(frozen=True)
+class KeyboardButton:
+    """A button of a reply's keyboard: ``data`` is its callback data, as the adapter made it."""
+
+    label: str
+    data: str
+
+
+@dataclass(frozen=True)
 class OutgoingMessage:
     delivery_id: int
     chat_id: int
     text: str  # HTML, already rendered and escaped
-    buttons: tuple[Button, ...] = ()
+    buttons: tuple[Button, ...] = ()  # timed messages: one button a row, acting on this row
     protect_content: bool = False  # family messages: no forwarding or saving
+    keyboard: tuple[tuple[KeyboardButton, ...], ...] = ()  # replies: rows of any buttons
+
+    def body(self) -> str:
+        """The queued form of a reply (``Deliveries.queue_reply``): everything but the row."""
+        return json.dumps(
+            {
+                "text": self.text,
+                "protect": self.protect_content,
+                "keyboard": [[[b.label, b.data] for b in row] for row in self.keyboard],
+            },
+            ensure_ascii=False,
+        )
+
+    @classmethod
+    def from_body(cls, delivery_id: int, chat_id: int, body: str) -> OutgoingMessage:
+        data = json.loads(body)
+        return cls(
+            delivery_id=delivery_id,
+            chat_id=chat_id,
+            text=str(data["text"]),
+            protect_content=bool(data.get("protect", False)),
+            keyboard=tuple(
+                tuple(KeyboardButton(str(label), str(value)) for label, value in row)
+                for row in data.get("keyboard", [])
+            ),
+        )
 
 
 @dataclass(frozen=True)

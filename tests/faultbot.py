@@ -166,7 +166,7 @@ def seed_due(
     try:
         patients = []
         for i, chat in enumerate(chats):
-            patient = companion.register_patient(chat, f"Seed {i}", "UTC", now)
+            patient = companion.register_patient(chat, f"Seed {i}", "Africa/Abidjan", now)
             start = (now + timedelta(days=2)).replace(hour=10, minute=0, second=0, microsecond=0)
             session = companion.add_session(patient.id, start.replace(tzinfo=None), Kind.IV, now)
             patients.append((patient.id, session.id))

@@ -178,7 +178,7 @@ async def test_a_restart_arms_the_timer_from_the_database(
 
     first = await start_harness(fake_api, tmp_path, bot_clock)
     try:
-        patient = first.services.companion.register_patient(PATIENT, "Ann", "UTC", START)
+        patient = first.services.companion.register_patient(PATIENT, "Ann", "Africa/Abidjan", START)
         first.services.companion.add_session(
             patient.id,
             datetime(2026, 12, 3, 10, 0),  # noqa: DTZ001 - a session is local wall-clock time

@@ -84,11 +84,12 @@ def test_patient_onboards_and_gets_the_series(run: tuple[int, str, str]) -> None
     _, out, _ = run
     entries = blocks(out)
     said = texts(entries, "Maya -> bot")
-    assert said[:5] == [
+    assert said[:6] == [
         "/start",
         "taps [Maya]",
         "taps [London]",
         "taps [IV (into a vein)]",
+        "taps [3]",
         demo.FIRST_SESSION,
     ]
     assert "/invite" in said

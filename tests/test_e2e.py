@@ -152,7 +152,9 @@ def test_bot_process_onboards_a_patient_and_sends_what_is_due(
     (zone_set,) = say(fake_api, zone)
     assert zone in (zone_set.plain_text or "")
     assert any(data == "ob:k:iv" for _, data in zone_set.buttons)
-    press(fake_api, "ob:k:iv")
+    (ask_count,) = press(fake_api, "ob:k:iv")
+    assert any(data == "ob:n:6" for _, data in ask_count.buttons)
+    press(fake_api, "ob:n:6")
     mark = fake_api.mark()
     saved = say(fake_api, "tomorrow 12:00")
     tomorrow = datetime.now(ZoneInfo(zone)) + timedelta(days=1)
@@ -174,3 +176,24 @@ def test_bot_process_onboards_a_patient_and_sends_what_is_due(
     assert time.monotonic() - stopping < STOP_WAIT, stderr[-2000:]
     assert bot_process.returncode == 0, stderr[-2000:]
     assert fake_api.token not in stderr
+
+
+@pytest.mark.slow
+def test_the_contract_path_works_from_a_fresh_chat(
+    fake_api: FakeBotApi, bot_process: subprocess.Popen[str]
+) -> None:
+    """The contract's non-interactive path, from a chat the bot has never seen: ``/start``,
+    ``/timezone Europe/Berlin``, ``/add YYYY-MM-DD HH:MM iv``; each command answered at once,
+    even with set-up's first question still open."""
+    fake_api.wait_for(lambda: fake_api.waiting_polls, timeout=WAIT)
+    say(fake_api, "/start", expect=2)
+    (zone_set,) = say(fake_api, "/timezone Europe/Berlin")
+    assert "Europe/Berlin" in (zone_set.plain_text or "")
+    day = (datetime.now(ZoneInfo("Europe/Berlin")) + timedelta(days=3)).date()
+    saved = say(fake_api, f"/add {day.isoformat()} 10:00 iv")
+    text = saved[0].plain_text or ""
+    assert text.startswith("Saved"), text
+    assert "10:00" in text and "(Europe/Berlin)" in text
+    bot_process.send_signal(signal.SIGTERM)
+    _, stderr = bot_process.communicate(timeout=STOP_WAIT + 5)
+    assert bot_process.returncode == 0, stderr[-2000:]

@@ -19,7 +19,8 @@ from tests.botharness import (
     texts,
 )
 
-NAME, ZONE, KIND, FIRST, MORE = "ob_name", "ob_zone", "ob_kind", "ob_first", "ob_more"
+NAME, ZONE, KIND, COUNT = "ob_name", "ob_zone", "ob_kind", "ob_count"
+FIRST, MORE = "ob_first", "ob_more"
 
 
 def step(harness: BotHarness, chat_id: int = PATIENT) -> str | None:
@@ -84,6 +85,9 @@ async def to_step(harness: BotHarness, target: str) -> None:
     if target == KIND:
         return
     await harness.press(PATIENT, "ob:k:iv")
+    if target == COUNT:
+        return
+    await harness.press(PATIENT, "ob:n:6")
     if target == FIRST:
         return
     await harness.say(PATIENT, "tomorrow 9:30")
@@ -112,13 +116,16 @@ async def test_happy_path_from_welcome_to_summary(harness: BotHarness) -> None:
     assert (person.display_name, person.zone) == ("Ana", "Europe/Berlin")
 
     replies = said(await harness.press(PATIENT, "ob:k:iv"))
+    assert "How many sessions" in replies
+    assert step(harness) == COUNT
+    replies = said(await harness.say(PATIENT, "6"))
     assert "When is your next session" in replies
     assert step(harness) == FIRST
 
     replies = said(await harness.say(PATIENT, "tomorrow 9:30"))
     assert "Tuesday 1 December, 09:30" in replies
     assert "(Europe/Berlin)" in replies
-    assert "session 1 of 1" in replies
+    assert "session 1 of 6" in replies
     assert step(harness) == MORE
 
     replies = said(await harness.say(PATIENT, "Mon,Wed,Fri x6"))
@@ -155,18 +162,19 @@ async def test_buttons_walk_the_guide_too(harness: BotHarness) -> None:
     assert "America/Chicago" in replies
     assert "03:00" in replies  # 09:00 UTC is 03:00 in Chicago
     await harness.press(PATIENT, "ob:k:nasal")
+    await harness.press(PATIENT, "ob:n:3")
     await harness.say(PATIENT, "2026-12-02 10:00")
     await harness.say(PATIENT, "thu 10:00")
     replies = said(await harness.press(PATIENT, "ob:done"))
     assert "All set, Test" in replies
-    assert "1 of 2: Wednesday 2 December, 10:00" in replies
-    assert "2 of 2: Thursday 3 December, 10:00" in replies
+    assert "1 of 3: Wednesday 2 December, 10:00" in replies
+    assert "2 of 3: Thursday 3 December, 10:00" in replies
     person = harness.services.companion.person_by_chat(PATIENT)
     assert person is not None
     assert {s.kind for s in harness.services.companion.sessions(person.id)} == {Kind.NASAL}
     assert step(harness) is None
     edits = harness.api.calls("editMessageReplyMarkup")
-    assert len(edits) == 4
+    assert len(edits) == 5
 
 
 async def test_series_button_repeats_the_last_session(harness: BotHarness) -> None:
@@ -179,12 +187,16 @@ async def test_series_button_repeats_the_last_session(harness: BotHarness) -> No
 async def test_wrong_names_store_nothing(harness: BotHarness) -> None:
     await to_step(harness, NAME)
     before = stored(harness)
-    for answer in ("x" * 65, "   "):
+    for answer in ("x" * 65, "   ", "i don't think i can do this anymore", "help me"):
         replies = said(await harness.say(PATIENT, answer))
-        assert "Please type the name" in replies
+        assert "doesn't look like a name" in replies
+        assert "No one reads this chat" in replies
+        assert "988" in replies
     for kind in ("sticker", "photo", "voice"):
         replies = await send_non_text(harness, kind)
-        assert "Please type the name" in replies
+        assert "doesn't look like a name" in replies
+    person = harness.services.companion.person_by_chat(PATIENT)
+    assert person is not None and person.display_name == "Test"  # the Telegram name stands
     assert stored(harness) == before
     assert step(harness) == NAME
 
@@ -202,7 +214,6 @@ async def test_wrong_zones_store_nothing(harness: BotHarness) -> None:
     await harness.press(PATIENT, "ob:z:Not/AZone", message_id=1)
     assert last_answer(harness) == "That button is no longer valid."
     assert stored(harness) == before
-    assert stored(harness)["people"] == 0
     assert step(harness) == ZONE
     # The suggestion button then works.
     await harness.press(PATIENT, "ob:z:Europe/Berlin")
@@ -225,7 +236,7 @@ async def test_wrong_kinds_store_nothing(harness: BotHarness) -> None:
     # Typing the kind works as well as the buttons.
     await harness.say(PATIENT, "spray")
     state = harness.services.companion.dialogs.get(PATIENT)
-    assert state == (FIRST, {"kind": "nasal"})
+    assert state is not None and state[0] == COUNT and state[1]["kind"] == "nasal"
 
 
 @pytest.mark.parametrize(
@@ -301,12 +312,12 @@ async def test_a_command_mid_step_runs_and_ends_the_step(harness: BotHarness) ->
     assert "nobody reads this chat" in replies
     assert step(harness) is None
     replies = said(await harness.say(PATIENT, "Berlin"))
-    assert "only understand commands" in replies
-    assert stored(harness)["people"] == 0
+    assert "nobody reads this chat" in replies
     # And a button of the ended step changes nothing.
     await harness.press(PATIENT, "ob:z:Europe/London")
     assert last_answer(harness) == "That button is no longer valid."
-    assert stored(harness)["people"] == 0
+    person = harness.services.companion.person_by_chat(PATIENT)
+    assert person is not None and person.zone == "America/New_York"  # the default until chosen
 
 
 async def test_start_again_keeps_sessions_and_says_so(harness: BotHarness) -> None:
@@ -343,6 +354,8 @@ async def test_a_restart_continues_the_step(
     second = await start_harness(fake_api, tmp_path, bot_clock)
     try:
         replies = said(await second.say(PATIENT, "other"))
+        assert "How many sessions" in replies
+        replies = said(await second.say(PATIENT, "4 sessions"))
         assert "When is your next session" in replies
         replies = said(await second.say(PATIENT, "tomorrow 10:00"))
         assert "(Australia/Sydney)" in replies

@@ -30,14 +30,15 @@ RIDE_DUE = datetime(2026, 12, 1, 17, 0, tzinfo=UTC)
 ABOUT_PERSON = {
     "people": "id = :id OR chat_id = :chat",
     "sessions": "patient_id = :id",
+    "series": "patient_id = :id",
     "family_links": "patient_id = :id OR family_id = :id",
     "invites": "patient_id = :id",
     "rides": "driver_id = :id",
-    "deliveries": "patient_id = :id OR recipient_id = :id",
+    "deliveries": "patient_id = :id OR recipient_id = :id OR chat_id = :chat",
     "dialogs": "chat_id = :chat",
     "invite_failures": "chat_id = :chat",
     # Updates still waiting to be handled hold what people wrote; handled ones keep no payload.
-    "inbox": "payload LIKE '%' || :chat || '%'",
+    "inbox": "payload LIKE '%' || :chat || '%' OR chat_id = :chat",
 }
 
 
@@ -123,7 +124,7 @@ async def test_export_sends_json_and_a_calendar(harness: BotHarness) -> None:
     assert "DTSTART:20261202T090000Z" in lines  # 10:00 in Berlin
     assert "DTSTART:20261204T083000Z" in lines
     assert "DURATION:PT1H40M" in lines and "DURATION:PT2H" in lines
-    assert "SUMMARY:Ketamine session 1 of 2" in lines
+    assert "SUMMARY:Ketamine session 1 of 6" in lines
     assert sum(line.startswith("UID:") for line in lines) == 2
     assert sum(line.startswith("DTSTAMP:20261201T170000Z") for line in lines) == 2
 
@@ -136,7 +137,7 @@ async def test_discreet_calendar_never_names_the_treatment(harness: BotHarness) 
     calendar = calendar_document(services.companion, services.catalog, person, h.clock.now())
     assert calendar is not None
     text = calendar.decode("utf-8").lower()
-    assert "summary:appointment 1 of 2" in text
+    assert "summary:appointment 1 of 6" in text
     assert not [w for w in services.catalog.texts("en").sensitive_words if w in text]
 
 

@@ -123,7 +123,7 @@ def test_forget_zeroes_the_rows_and_truncates_the_wal(
     db = Database(tmp_path / "c.db")
     try:
         companion = Companion(db, timeline)
-        person = companion.register_patient(PATIENT, CANARY_NAME, "UTC", T0)
+        person = companion.register_patient(PATIENT, CANARY_NAME, "Africa/Abidjan", T0)
         companion.add_session(person.id, datetime(2026, 12, 3, 10, 0), Kind.IV, T0)  # noqa: DTZ001
         db.conn.execute("PRAGMA wal_checkpoint(PASSIVE)")  # the name is in the main file too
         assert CANARY_NAME.encode() in (tmp_path / "c.db").read_bytes()
@@ -142,7 +142,7 @@ def _companion_with_invite(
     db: Database, timeline: tuple[TimelineEntry, ...]
 ) -> tuple[Companion, str]:
     companion = Companion(db, timeline, invite_ttl=timedelta(hours=72))
-    patient = companion.register_patient(PATIENT, "Ann", "UTC", T0)
+    patient = companion.register_patient(PATIENT, "Ann", "Africa/Abidjan", T0)
     return companion, companion.create_invite(patient.id, T0)
 
 

@@ -59,7 +59,7 @@ async def _build(harness: BotHarness) -> World:
     services = harness.services
     companion = services.companion
     patient = companion.register_patient(PATIENT, "Ann", "Europe/Berlin", START)
-    stranger = companion.register_patient(STRANGER, "Sam", "UTC", START)
+    stranger = companion.register_patient(STRANGER, "Sam", "Africa/Abidjan", START)
     for person in (patient, stranger):
         for day in (2, 4):
             companion.add_session(person.id, datetime(2026, 12, day, 10, 0), Kind.IV, START)  # noqa: DTZ001

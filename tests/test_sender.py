@@ -19,6 +19,7 @@ from scheduler.sending import (
     Ambiguous,
     Button,
     Failed,
+    KeyboardButton,
     OutgoingMessage,
     RecipientGone,
     RetryLater,
@@ -221,4 +222,27 @@ def test_callback_data_round_trips_and_is_bounded() -> None:
         assert parse_callback_data(bad) is None
     with pytest.raises(ValueError, match="64 bytes"):
         callback_data(Button("a" * 60, 123456, "Too long"))
-    assert inline_keyboard(()) is None
+    assert inline_keyboard(OutgoingMessage(delivery_id=1, chat_id=2, text="x")) is None
+
+
+def test_a_queued_reply_round_trips_through_its_body_with_its_keyboard() -> None:
+    """A reply is queued as a body and sent as it was made: text, protection, rows of buttons."""
+    made = OutgoingMessage(
+        delivery_id=0,
+        chat_id=0,
+        text="Cancel <b>session 2</b>?",
+        protect_content=True,
+        keyboard=((KeyboardButton("Yes", "cxy:7"), KeyboardButton("No", "cxn:7")),),
+    )
+    again = OutgoingMessage.from_body(5, 42, made.body())
+    assert (again.delivery_id, again.chat_id) == (5, 42)
+    assert (again.text, again.protect_content, again.keyboard) == (
+        made.text,
+        made.protect_content,
+        made.keyboard,
+    )
+    markup = inline_keyboard(again)
+    assert markup is not None
+    assert [[b.callback_data for b in row] for row in markup.inline_keyboard] == [
+        ["cxy:7", "cxn:7"]
+    ]

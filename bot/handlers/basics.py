@@ -12,38 +12,16 @@ import logging
 from telegram import ChatMember, Update
 from telegram.constants import ChatType
 from telegram.error import TelegramError
-from telegram.ext import (
-    ApplicationHandlerStop,
-    CallbackQueryHandler,
-    ChatMemberHandler,
-    CommandHandler,
-    MessageHandler,
-    TypeHandler,
-    filters,
-)
+from telegram.ext import ApplicationHandlerStop
 
-from bot.context import BotContext, CompanionApp
+from bot.context import BotContext
+from bot.parsing import WhenError, parse_when
+from bot.ui.turn import Turn
+from scheduler.model import Role
 
 _LOGGER = logging.getLogger(__name__)
 
-# The lowest group, so it runs before anything else; feature modules may use groups above it
-# (e.g. -2 to end a guided step before a command's own handler) without ever seeing a group chat.
-GUARD_GROUP = -100
-# Right after the guard, so only private chats reach it; every update passes the guard's
-# catch-all TypeHandler, so a second handler in GUARD_GROUP itself would never run.
-MEMBERSHIP_GROUP = GUARD_GROUP + 1
 _REMEMBERED_CHATS = 1000  # chats already told, so a burst of updates gets one reply
-
-
-def locale_for(update: Update, context: BotContext) -> str | None:
-    """The person's chosen locale if they are known, else their Telegram app's language."""
-    chat = update.effective_chat
-    if chat is not None:
-        person = context.services.companion.person_by_chat(chat.id)
-        if person is not None:
-            return person.locale
-    user = update.effective_user
-    return user.language_code if user is not None else None
 
 
 class PrivateChatGuard:
@@ -84,72 +62,48 @@ class PrivateChatGuard:
             del self._told[next(iter(self._told))]
 
 
-async def private_membership(update: Update, context: BotContext) -> None:
+def private_membership(turn: Turn) -> None:
     """A private chat's ``my_chat_member``: the person blocked the bot (status ``kicked``), so
     mark them gone and withdraw what waits for them. Unknown chats: nothing is stored. Coming
-    back is a plain ``/start`` (control.restart_on_start)."""
-    membership = update.my_chat_member
+    back is a plain ``/start``."""
+    membership = turn.update.my_chat_member
+    person = turn.person
     if membership is None or membership.new_chat_member.status != ChatMember.BANNED:
         return
-    companion = context.services.companion
-    person = companion.person_by_chat(membership.chat.id)
-    if person is None:
+    if person is None or turn.companion.is_gone(person.id):
         return
-    state = companion.people.state(person.id)
-    if state is not None and state.gone:
+    turn.companion.mark_gone(person.id, turn.now)
+
+
+def help_(turn: Turn) -> None:
+    """Family members get a /help written for them; everyone else the general one."""
+    person = turn.person
+    turn.reply("family_help" if person is not None and person.role is Role.FAMILY else "help")
+
+
+def unusable(turn: Turn) -> None:
+    """Whatever no handler took: text outside a step, a photo, a voice note, a sticker, a
+    location, an edit. Never silence: what the bot can do, that nobody reads the chat, and the
+    crisis line; a date typed outside a step is pointed to the command that takes it."""
+    if turn.is_edit:
+        turn.reply("edits_not_read")
         return
-    companion.mark_gone(person.id, context.services.clock.now())
-    context.services.rearm()
-
-
-async def help_command(update: Update, context: BotContext) -> None:
-    message = update.effective_message
-    if message is None:
+    person = turn.patient
+    text = turn.text.strip()
+    if person is not None and text and not text.startswith("/"):
+        try:
+            parse_when(text, person.zone, turn.now)
+        except WhenError:
+            pass
+        else:
+            turn.reply("date_outside_step", command=f"/add {text}")
+            return
+    if text.startswith("/"):
+        turn.reply("unknown_command")
         return
-    services = context.services
-    await message.reply_text(
-        services.catalog.render_reply(
-            locale_for(update, context), "help", crisis_line=services.settings.crisis_line
-        )
-    )
+    turn.reply("unknown_text")
 
 
-async def unknown_text(update: Update, context: BotContext) -> None:
-    message = update.effective_message
-    if message is None:
-        return
-    services = context.services
-    await message.reply_text(
-        services.catalog.render_reply(
-            locale_for(update, context), "unknown_text", crisis_line=services.settings.crisis_line
-        )
-    )
-
-
-async def stale_button(update: Update, context: BotContext) -> None:
-    """Answer a button no feature handler recognises, so the client stops spinning."""
-    query = update.callback_query
-    if query is None:
-        return
-    await query.answer(
-        context.services.catalog.render_reply(locale_for(update, context), "button_stale")
-    )
-
-
-def register_guard(application: CompanionApp) -> None:
-    application.add_handler(TypeHandler(Update, PrivateChatGuard()), group=GUARD_GROUP)
-    application.add_handler(
-        ChatMemberHandler(private_membership, ChatMemberHandler.MY_CHAT_MEMBER),
-        group=MEMBERSHIP_GROUP,
-    )
-
-
-def register_help(application: CompanionApp) -> None:
-    application.add_handler(CommandHandler("help", help_command))
-
-
-def register_fallback(application: CompanionApp) -> None:
-    """Must be the last handler of group 0: it answers only what no feature handler took."""
-    application.add_handler(MessageHandler(filters.UpdateType.MESSAGE & filters.TEXT, unknown_text))
-    # Forged, malformed or outdated callback data: a short answer, and nothing changes.
-    application.add_handler(CallbackQueryHandler(stale_button))
+def stale_button(turn: Turn) -> None:
+    """A button no handler recognises (forged, malformed or outdated): nothing changes."""
+    turn.stale()

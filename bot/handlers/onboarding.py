@@ -1,49 +1,23 @@
-"""``/start`` without a payload: a short welcome, then guided steps, one question at a time.
+"""Plain ``/start``: the person is registered at once, then set-up asks one thing at a time.
 
-    name  -> zone  -> kind  -> first  -> more  -> summary
-    (a)      (b)      (c)      (d)       (e)      (f)
+    name  -> zone  -> kind  -> count  -> first  -> more  -> summary
 
-The step lives in the ``dialogs`` table, not in memory, so a restart continues where the person
-was. Each step takes typed text or its buttons; anything else (a sticker, a photo, a date in the
-past) gets a kind re-prompt and stores nothing. Any command ends the step: a handler in
-``COMMAND_GROUP`` clears the dialog before the command's own handler runs.
-
-The patient is registered at step (b), the first moment there is a zone to plan in; ``/start``
-again walks through the steps anew and keeps the sessions already entered.
+``/start`` registers a patient straight away (their Telegram first name until they choose one,
+the operator's default zone until they choose theirs), so every other command works from the
+first moment and the contract's non-interactive path (``/start``, ``/timezone``, ``/add``) needs
+no questions answered. Each step takes typed text or its buttons; anything else gets the step's
+question again, with the crisis line, and changes nothing. Any command ends the step; ``/start``
+again resumes it. A stopped person's ``/start`` (or someone who had blocked the bot) brings the
+messages back instead.
 """
 
 from __future__ import annotations
 
+import contextlib
+import re
 from typing import Any
 
-from telegram import InlineKeyboardMarkup, Update
-from telegram.ext import CallbackQueryHandler, CommandHandler, MessageHandler, filters
-
-from bot.context import BotContext, CompanionApp
-from bot.handlers.basics import locale_for, stale_button
-from bot.handlers.sessions import (
-    DialogMessageHandler,
-    dialog_step,
-    patient_of,
-    saved_text,
-    session_lines,
-    when_error_text,
-    zone_error,
-)
-from bot.keyboards import (
-    COMMON_ZONES,
-    OB_DONE,
-    OB_KIND,
-    OB_NAME,
-    OB_SERIES,
-    OB_ZONE,
-    kind_keyboard,
-    more_keyboard,
-    name_keyboard,
-    zone_keyboard,
-)
 from bot.parsing import (
-    MAX_NAME,
     MAX_SERIES,
     KindError,
     NameInputError,
@@ -56,328 +30,329 @@ from bot.parsing import (
     parse_series,
     parse_when,
     parse_zone,
-    series_starts,
     zone_ok,
 )
-from scheduler.companion import SessionRejected
+from bot.ui.keyboards import (
+    COMMON_ZONES,
+    OB_COUNT,
+    OB_DONE,
+    OB_KIND,
+    OB_NAME,
+    OB_SERIES,
+    OB_ZONE,
+    count_keyboard,
+    kind_keyboard,
+    more_keyboard,
+    name_keyboard,
+    zone_keyboard,
+)
+from bot.ui.turn import Turn
+from bot.ui.words import (
+    clean_name,
+    overlap_note,
+    saved_text,
+    series_text,
+    session_lines,
+    when_error_text,
+    zone_error,
+)
+from scheduler.companion import SessionRejected, ZoneRejected
 from scheduler.localtime import session_start, zone_info
-from scheduler.model import Kind, Person
+from scheduler.model import Kind, Person, Role
 
-NAME, ZONE, KIND, FIRST, MORE = "ob_name", "ob_zone", "ob_kind", "ob_first", "ob_more"
-STEPS = (NAME, ZONE, KIND, FIRST, MORE)
-# Before the private-chat guard's group (-1): clearing a dialog must happen before any command
-# runs, and the handler filters for private chats itself, so groups still store nothing.
-COMMAND_GROUP = -2
+NAME, ZONE, KIND, COUNT = "ob_name", "ob_zone", "ob_kind", "ob_count"
+FIRST, MORE = "ob_first", "ob_more"
+STEPS = (NAME, ZONE, KIND, COUNT, FIRST, MORE)
+_COUNT_TEXT = re.compile(r"^\s*(?P<n>\d{1,2})\s*(?:sessions?)?\s*\.?\s*$", re.IGNORECASE)
 _ZONE_PREFIX = "ob:z:"
 
 
 # -- /start ---------------------------------------------------------------------------------------
 
 
-async def start_command(update: Update, context: BotContext) -> None:
-    message = update.effective_message
-    chat = update.effective_chat
-    if message is None or chat is None:
+def start(turn: Turn) -> None:
+    """Plain /start: come back, resume set-up, or register and begin it."""
+    companion = turn.companion
+    person = turn.person
+    if person is not None and (person.stopped or companion.is_gone(person.id)):
+        companion.restart(person.id, turn.now)
+        turn.reply("control_restarted")
         return
-    services = context.services
-    catalog = services.catalog
-    locale = locale_for(update, context)
-    welcome = catalog.render_reply(
-        locale, "onboarding_welcome", crisis_line=services.settings.crisis_line
-    )
-    person = patient_of(update, context)
-    if person is not None and services.companion.sessions(person.id):
-        welcome += "\n\n" + catalog.render_reply(locale, "onboarding_restart")
-    services.companion.dialogs.set(chat.id, NAME, {}, services.clock.now())
-    await message.reply_text(welcome)
-    user = update.effective_user
-    await message.reply_text(
-        catalog.render_reply(locale, "onboarding_ask_name"),
-        reply_markup=name_keyboard(user.first_name if user is not None else ""),
-        do_quote=False,
-    )
+    step = companion.step(turn.chat_id)
+    if person is not None and step is not None and step[0] in STEPS:
+        turn.reply("onboarding_resume")
+        _ask(turn, step[0])
+        return
+    had_sessions = person is not None and bool(companion.sessions(person.id))
+    if person is None or person.role is not Role.PATIENT:
+        name = person.display_name if person is not None else clean_name(turn.first_name)
+        zone = person.zone if person is not None else turn.services.settings.default_zone
+        companion.register_patient(turn.chat_id, name, zone, turn.now)
+        turn.refresh()
+    welcome = turn.render("onboarding_welcome")
+    if had_sessions:
+        welcome += "\n\n" + turn.render("onboarding_restart")
+    turn.reply_text(welcome)
+    _go(turn, NAME, {})
 
 
-async def end_dialog_on_command(update: Update, context: BotContext) -> None:
-    """Any command ends the guided step the chat was in; the command itself then runs."""
-    chat = update.effective_chat
-    if chat is not None and context.services.companion.dialogs.get(chat.id) is not None:
-        context.services.companion.dialogs.clear(chat.id)
+def _go(turn: Turn, step: str, data: dict[str, Any]) -> None:
+    turn.set_step(step, data)
+    _ask(turn, step)
+
+
+def _ask(turn: Turn, step: str) -> None:
+    person = turn.person
+    if step == NAME:
+        turn.reply("onboarding_ask_name", keyboard=name_keyboard(turn.first_name))
+    elif step == ZONE:
+        name = person.display_name if person is not None else ""
+        turn.reply(
+            "onboarding_ask_zone", name=name, keyboard=zone_keyboard(COMMON_ZONES, _ZONE_PREFIX)
+        )
+    elif step == KIND:
+        turn.reply("onboarding_ask_kind", keyboard=kind_keyboard(turn))
+    elif step == COUNT:
+        turn.reply("onboarding_ask_count", keyboard=count_keyboard())
+    elif step == FIRST:
+        turn.reply("onboarding_ask_first")
+    else:
+        turn.reply("onboarding_ask_more", keyboard=more_keyboard(turn))
 
 
 # -- typed answers --------------------------------------------------------------------------------
 
 
-async def step_message(update: Update, context: BotContext) -> None:
+def answer(turn: Turn) -> None:
     """Whatever the person sent while a step waits: text is the answer, anything else is not."""
-    message = update.effective_message
-    state = dialog_step(update, context)
-    if message is None or state is None:
+    state = turn.companion.step(turn.chat_id)
+    person = turn.patient
+    if state is None or person is None:
+        turn.companion.end_step(turn.chat_id)
+        turn.reply("onboarding_lost")
         return
     step, data = state
-    text = message.text or ""
+    if not turn.answers_step(data):
+        turn.reply("edits_not_read")
+        return
+    text = turn.text.strip()
     if step == NAME:
-        await _name_answer(update, context, text)
+        _name_answer(turn, person, text)
     elif step == ZONE:
-        await _zone_answer(update, context, text, data)
+        _zone_answer(turn, person, text)
     elif step == KIND:
-        await _kind_answer(update, context, text)
-    elif step == FIRST:
-        await _when_answer(update, context, text, data, first=True)
-    elif step == MORE:
-        await _when_answer(update, context, text, data, first=False)
+        _kind_answer(turn, text)
+    elif step == COUNT:
+        match = _COUNT_TEXT.match(text)
+        _count_chosen(turn, person, int(match["n"]) if match else 0, data)
+    else:
+        _when_answer(turn, person, text, data, first=step == FIRST)
 
 
-async def _name_answer(update: Update, context: BotContext, text: str) -> None:
+def _name_answer(turn: Turn, person: Person, text: str) -> None:
     try:
         name = parse_name(text)
     except NameInputError:
-        user = update.effective_user
-        await _reply(
-            update,
-            context,
-            "onboarding_bad_name",
-            markup=name_keyboard(user.first_name if user is not None else ""),
-        )
+        # It says itself that nobody reads the chat, and gives the crisis line: a sentence
+        # typed here may be the one that matters.
+        turn.reply("onboarding_name_reprompt", keyboard=name_keyboard(turn.first_name))
         return
-    await _name_chosen(update, context, name)
+    _name_chosen(turn, person, name)
 
 
-async def _name_chosen(update: Update, context: BotContext, name: str) -> None:
-    _set_step(update, context, ZONE, {"name": name})
-    await _reply(
-        update,
-        context,
-        "onboarding_ask_zone",
-        name=name,
-        markup=zone_keyboard(COMMON_ZONES, _ZONE_PREFIX),
-    )
+def _name_chosen(turn: Turn, person: Person, name: str) -> None:
+    turn.companion.set_display_name(person.id, name, turn.now)
+    turn.refresh()
+    _go(turn, ZONE, {})
 
 
-async def _zone_answer(
-    update: Update, context: BotContext, text: str, data: dict[str, Any]
-) -> None:
-    catalog = context.services.catalog
-    locale = locale_for(update, context)
-    if not text:
-        await _reply(
-            update,
-            context,
-            "sessions_zone_unknown",
-            markup=zone_keyboard(COMMON_ZONES, _ZONE_PREFIX),
-        )
-        return
+def _zone_answer(turn: Turn, person: Person, text: str) -> None:
     try:
-        zone = parse_zone(text)
+        zone = parse_zone(text, turn.now)
     except ZoneGuessError as exc:
-        reprompt, markup = zone_error(catalog, locale, exc, _ZONE_PREFIX)
-        await _send(update, reprompt, markup or zone_keyboard(COMMON_ZONES, _ZONE_PREFIX))
+        reprompt, keyboard = zone_error(turn, exc, _ZONE_PREFIX)
+        turn.reply_text(
+            f"{reprompt}\n\n{turn.render('step_help')}",
+            keyboard=keyboard or zone_keyboard(COMMON_ZONES, _ZONE_PREFIX),
+        )
         return
-    await _zone_chosen(update, context, zone, data)
+    _zone_chosen(turn, person, zone)
 
 
-async def _zone_chosen(
-    update: Update, context: BotContext, zone: str, data: dict[str, Any]
-) -> None:
-    services = context.services
-    chat = update.effective_chat
-    assert chat is not None
-    now = services.clock.now()
-    user = update.effective_user
-    name = data.get("name")
-    if not isinstance(name, str) or not name:
-        name = (user.first_name if user is not None else "") or ""
-    companion = services.companion
-    person = companion.register_patient(chat.id, name, zone, now)
-    if person.display_name != name:
-        person = companion.set_display_name(person.id, name, now)
-    if person.zone != zone:
-        person = companion.set_zone(person.id, zone, now)
-    services.rearm()
-    _set_step(update, context, KIND, {})
-    locale = locale_for(update, context)
-    zone_set = services.catalog.render_reply(
-        locale, "onboarding_zone_set", zone=zone, local_time=now.astimezone(zone_info(zone))
+def _zone_chosen(turn: Turn, person: Person, zone: str) -> None:
+    try:
+        turn.companion.set_zone(person.id, zone, turn.now)
+    except ZoneRejected:
+        turn.reprompt("sessions_zone_unknown", keyboard=zone_keyboard(COMMON_ZONES, _ZONE_PREFIX))
+        return
+    turn.refresh()
+    zone_set = turn.render(
+        "onboarding_zone_set", zone=zone, local_time=turn.now.astimezone(zone_info(zone))
     )
-    ask = services.catalog.render_reply(locale, "onboarding_ask_kind")
-    await _send(update, f"{zone_set}\n\n{ask}", kind_keyboard(services.catalog, locale))
+    turn.set_step(KIND, {})
+    ask = turn.render("onboarding_ask_kind")
+    turn.reply_text(f"{zone_set}\n\n{ask}", keyboard=kind_keyboard(turn))
 
 
-async def _kind_answer(update: Update, context: BotContext, text: str) -> None:
+def _kind_answer(turn: Turn, text: str) -> None:
     try:
         kind = parse_kind(text) if text else None
     except KindError:
         kind = None
     if kind is None:
-        catalog = context.services.catalog
-        await _reply(
-            update,
-            context,
-            "onboarding_bad_kind",
-            markup=kind_keyboard(catalog, locale_for(update, context)),
-        )
+        turn.reprompt("onboarding_bad_kind", keyboard=kind_keyboard(turn))
         return
-    await _kind_chosen(update, context, kind)
+    _go(turn, COUNT, {"kind": kind.value})
 
 
-async def _kind_chosen(update: Update, context: BotContext, kind: Kind) -> None:
-    if patient_of(update, context) is None:
-        await _not_registered(update, context)
-        return
-    _set_step(update, context, FIRST, {"kind": kind.value})
-    await _reply(update, context, "onboarding_ask_first")
+def _count_chosen(turn: Turn, person: Person, count: int, data: dict[str, Any]) -> None:
+    """How many sessions the series has: "session 2 of 6", and the end-of-series note waits
+    for the last one. A count below what is already entered keeps the series as it is."""
+    try:
+        turn.companion.set_series_length(person.id, count, turn.now)
+    except SessionRejected as exc:
+        if exc.code != "fewer_than_entered":
+            turn.reprompt("onboarding_bad_count", keyboard=count_keyboard())
+            return
+    _go(turn, FIRST, {"kind": _kind(data).value})
 
 
-async def _when_answer(
-    update: Update, context: BotContext, text: str, data: dict[str, Any], *, first: bool
+def _when_answer(
+    turn: Turn, person: Person, text: str, data: dict[str, Any], *, first: bool
 ) -> None:
-    """Step (d) takes one date; step (e) also takes a repeat pattern or "done"."""
-    services = context.services
-    catalog = services.catalog
-    locale = locale_for(update, context)
-    person = patient_of(update, context)
-    if person is None:
-        await _not_registered(update, context)
-        return
+    """Step "first" takes one date; step "more" also takes a repeat pattern or "done"."""
     bad_key = "sessions_when_bad" if first else "onboarding_bad_more"
-    markup = None if first else more_keyboard(catalog, locale)
+    keyboard = None if first else more_keyboard(turn)
     if not text:
-        await _reply(update, context, bad_key, markup=markup)
+        turn.reprompt(bad_key, keyboard=keyboard)
         return
     if not first and is_done(text):
-        await _summary(update, context, person)
+        _summary(turn, person)
         return
-    now = services.clock.now()
     try:
-        local = parse_when(text, person.zone, now)
+        local = parse_when(text, person.zone, turn.now)
     except WhenError as when_error:
         if first or when_error.code != "bad_format" or when_error.hint:
-            await _send(update, when_error_text(catalog, locale, when_error), markup)
+            turn.reply_text(
+                f"{when_error_text(turn, when_error)}\n\n{turn.render('step_help')}",
+                keyboard=keyboard,
+            )
             return
         try:
             series = parse_series(text)
         except WhenError as series_error:
             key = "sessions_series_too_many" if series_error.code == "too_many" else bad_key
-            await _reply(update, context, key, markup=markup)
+            turn.reprompt(key, keyboard=keyboard)
             return
-        await _add_series(update, context, person, series, data)
+        _add_series(turn, person, series, data)
         return
     kind = _kind(data)
     try:
-        session = services.companion.add_session(person.id, local, kind, now)
+        session = turn.companion.add_session(person.id, local, kind, turn.now)
     except SessionRejected as exc:
-        await _send(update, when_error_text(catalog, locale, exc, local, person.zone), markup)
+        turn.reply_text(
+            f"{when_error_text(turn, exc, local, person.zone)}\n\n{turn.render('step_help')}",
+            keyboard=keyboard,
+        )
         return
-    services.rearm()
-    _set_step(update, context, MORE, {"kind": kind.value, "last": session.id})
-    saved, fold_markup = saved_text(catalog, locale, context, session, "sessions_added")
-    if fold_markup is not None:
-        await _send(update, saved, fold_markup)
+    turn.set_step(MORE, {"kind": kind.value, "last": session.id})
+    saved, fold_keyboard = saved_text(turn, session, "sessions_added")
+    overlap = overlap_note(turn, session)
+    if overlap is not None:
+        saved = f"{saved}\n{overlap}"
+    if fold_keyboard is not None:
+        turn.reply_text(saved, keyboard=fold_keyboard)
         saved = ""
-    ask = catalog.render_reply(locale, "onboarding_ask_more")
-    await _send(update, f"{saved}\n\n{ask}".strip(), more_keyboard(catalog, locale))
+    ask = turn.render("onboarding_ask_more")
+    turn.reply_text(f"{saved}\n\n{ask}".strip(), keyboard=more_keyboard(turn))
 
 
-async def _add_series(
-    update: Update, context: BotContext, person: Person, series: Series, data: dict[str, Any]
-) -> None:
+def _add_series(turn: Turn, person: Person, series: Series, data: dict[str, Any]) -> None:
     """Repeat the last session entered on the pattern's weekdays, then finish with the summary."""
-    services = context.services
-    companion = services.companion
+    companion = turn.companion
     last_id = data.get("last")
     last = companion.session(person.id, last_id) if isinstance(last_id, int) else None
     if last is None:
-        await _reply(update, context, "onboarding_bad_more")
+        turn.reprompt("onboarding_bad_more", keyboard=more_keyboard(turn))
         return
-    now = services.clock.now()
-    added = skipped = 0
-    for local in series_starts(last.local_start.replace(fold=0), series):
-        try:
-            companion.add_session(person.id, local, last.kind, now)
-        except SessionRejected:
-            skipped += 1
-        else:
-            added += 1
-    services.rearm()
-    locale = locale_for(update, context)
-    text = services.catalog.render_reply(locale, "onboarding_series_added", count=added)
-    if skipped:
-        skipped_text = services.catalog.render_reply(
-            locale, "onboarding_series_skipped", count=skipped
-        )
-        text = f"{text}\n{skipped_text}"
-    await _send(update, text)
-    await _summary(update, context, person)
+    result = companion.add_series(
+        person.id,
+        last.local_start.replace(fold=0),
+        last.kind,
+        series.weekdays,
+        series.count,
+        turn.now,
+        after_session_id=last.id,
+    )
+    with contextlib.suppress(SessionRejected):  # more entered already: the count stands
+        companion.set_series_length(person.id, series.count, turn.now)
+    turn.reply_text(series_text(turn, result))
+    _summary(turn, person)
 
 
-async def _summary(update: Update, context: BotContext, person: Person) -> None:
-    services = context.services
-    catalog = services.catalog
-    chat = update.effective_chat
-    assert chat is not None
-    services.companion.dialogs.clear(chat.id)
-    locale = locale_for(update, context)
-    sessions = services.companion.sessions(person.id)
-    now = services.clock.now()
-    coming = [s for s in sessions if session_start(s) > now]
+def _summary(turn: Turn, person: Person) -> None:
+    companion = turn.companion
+    companion.end_step(turn.chat_id)
+    sessions = companion.sessions(person.id)
+    coming = [s for s in sessions if session_start(s) > turn.now]
     name = person.display_name
     if coming:
-        numbering = services.companion.session_numbering(person.id)
-        head = catalog.render_reply(locale, "onboarding_summary_head", name=name)
-        head += "\n" + session_lines(catalog, locale, person, coming, numbering)
+        numbering = companion.session_numbering(person.id)
+        head = turn.render("onboarding_summary_head", name=name)
+        head += "\n" + session_lines(turn, person, coming, numbering)
     else:
-        head = catalog.render_reply(locale, "onboarding_summary_none", name=name)
-    tail = catalog.render_reply(locale, "onboarding_summary_tail")
-    await _send(update, f"{head}\n\n{tail}")
+        head = turn.render("onboarding_summary_none", name=name)
+    turn.reply_text(f"{head}\n\n{turn.render('onboarding_summary_tail')}")
 
 
 # -- buttons --------------------------------------------------------------------------------------
 
 
-async def onboarding_button(update: Update, context: BotContext) -> None:
+def button(turn: Turn) -> None:
     """Every ``ob:`` button. A button from a step the chat is no longer in changes nothing."""
-    query = update.callback_query
-    assert query is not None
-    data = query.data or ""
-    state = dialog_step(update, context)
+    data = turn.data
+    state = turn.companion.step(turn.chat_id)
     step, dialog = state if state is not None else ("", {})
+    person = turn.patient
     zone = OB_ZONE.match(data)
     kind = OB_KIND.match(data)
     series = OB_SERIES.match(data)
-    if step == NAME and data == OB_NAME and (name := _telegram_name(update)):
-        await _accept(update)
-        await _name_chosen(update, context, name)
+    if person is None:
+        turn.stale()
+    elif step == NAME and data == OB_NAME and (name := _telegram_name(turn)):
+        turn.drop_buttons()
+        turn.answer()
+        _name_chosen(turn, person, name)
     elif step == ZONE and zone is not None and zone_ok(zone["zone"]):
-        await _accept(update)
-        await _zone_chosen(update, context, zone["zone"], dialog)
+        turn.drop_buttons()
+        turn.answer()
+        _zone_chosen(turn, person, zone["zone"])
     elif step == KIND and kind is not None and kind["kind"] in {k.value for k in Kind}:
-        await _accept(update)
-        await _kind_chosen(update, context, Kind(kind["kind"]))
+        turn.drop_buttons()
+        turn.answer()
+        _go(turn, COUNT, {"kind": kind["kind"]})
+    elif step == COUNT and (count := OB_COUNT.match(data)) is not None:
+        turn.drop_buttons()
+        turn.answer()
+        _count_chosen(turn, person, int(count["count"]), dialog)
     elif step == MORE and series is not None and _series_ok(series["days"], series["count"]):
-        person = patient_of(update, context)
-        if person is None:
-            await stale_button(update, context)
-            return
-        await _accept(update)
+        turn.drop_buttons()
+        turn.answer()
         pattern = Series(
             weekdays=tuple(sorted({int(d) for d in series["days"]})), count=int(series["count"])
         )
-        await _add_series(update, context, person, pattern, dialog)
+        _add_series(turn, person, pattern, dialog)
     elif step == MORE and data == OB_DONE:
-        person = patient_of(update, context)
-        if person is None:
-            await stale_button(update, context)
-            return
-        await _accept(update)
-        await _summary(update, context, person)
+        turn.drop_buttons()
+        turn.answer()
+        _summary(turn, person)
     else:
-        await stale_button(update, context)
+        turn.stale()
 
 
-def _telegram_name(update: Update) -> str | None:
-    user = update.effective_user
+def _telegram_name(turn: Turn) -> str | None:
     try:
-        return parse_name(user.first_name[:MAX_NAME]) if user is not None else None
+        return parse_name(clean_name(turn.first_name))
     except NameInputError:
         return None
 
@@ -386,62 +361,6 @@ def _series_ok(days: str, count: str) -> bool:
     return 2 <= int(count) <= MAX_SERIES and len(set(days)) == len(days)
 
 
-async def _accept(update: Update) -> None:
-    """Answer the press and take the buttons off that message, so old choices can't linger."""
-    query = update.callback_query
-    assert query is not None
-    await query.answer()
-    await query.edit_message_reply_markup(None)
-
-
-# -- small helpers --------------------------------------------------------------------------------
-
-
 def _kind(data: dict[str, Any]) -> Kind:
     value = data.get("kind")
     return Kind(value) if value in {k.value for k in Kind} else Kind.IV
-
-
-async def _not_registered(update: Update, context: BotContext) -> None:
-    chat = update.effective_chat
-    if chat is not None:
-        context.services.companion.dialogs.clear(chat.id)
-    await _reply(update, context, "sessions_not_registered")
-
-
-def _set_step(update: Update, context: BotContext, step: str, data: dict[str, Any]) -> None:
-    chat = update.effective_chat
-    assert chat is not None
-    context.services.companion.dialogs.set(chat.id, step, data, context.services.clock.now())
-
-
-async def _reply(
-    update: Update,
-    context: BotContext,
-    key: str,
-    *,
-    markup: InlineKeyboardMarkup | None = None,
-    **values: object,
-) -> None:
-    text = context.services.catalog.render_reply(locale_for(update, context), key, **values)
-    await _send(update, text, markup)
-
-
-async def _send(update: Update, text: str, markup: InlineKeyboardMarkup | None = None) -> None:
-    chat = update.effective_chat
-    assert chat is not None
-    await chat.send_message(text, reply_markup=markup)
-
-
-def register(application: CompanionApp) -> None:
-    application.add_handler(
-        MessageHandler(
-            filters.ChatType.PRIVATE & filters.UpdateType.MESSAGE & filters.COMMAND,
-            end_dialog_on_command,
-        ),
-        group=COMMAND_GROUP,
-    )
-    # has_args=False: "/start <invite token>" is the family module's deep link, registered later.
-    application.add_handler(CommandHandler("start", start_command, has_args=False))
-    application.add_handler(CallbackQueryHandler(onboarding_button, pattern=r"^ob:"))
-    application.add_handler(DialogMessageHandler(application, STEPS, step_message))

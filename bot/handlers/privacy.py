@@ -1,33 +1,30 @@
 """``/export`` (a JSON file of everything stored, plus an .ics of a patient's sessions) and
 ``/forget`` (after a confirm button, every row about the person is erased). Both work for
 patients and family members.
-
-Callback data: ``forget_y`` / ``forget_n``.
 """
 
 from __future__ import annotations
 
 import html
 import json
+import logging
 import re
 from datetime import datetime
 
-from telegram import Update
-from telegram.ext import CallbackQueryHandler, CommandHandler
+from telegram.error import TelegramError
 
 from bot.calendar import CalendarEvent, build_calendar, session_uid
-from bot.context import BotContext, CompanionApp
-from bot.handlers.basics import locale_for
-from bot.handlers.family import chat_person, keyboard, label, protect, reply, settle, stale
+from bot.ui.keyboards import FORGET_NO, FORGET_YES, stacked
+from bot.ui.turn import Turn
 from messages import Catalog, Wording
 from scheduler.companion import Companion
 from scheduler.localtime import session_start
-from scheduler.model import Person
+from scheduler.model import Person, Role
+
+_LOGGER = logging.getLogger(__name__)
 
 EXPORT_FILENAME = "companion-export.json"
 CALENDAR_FILENAME = "sessions.ics"
-FORGET_YES = "forget_y"
-FORGET_NO = "forget_n"
 _TAG = re.compile(r"<[^>]+>")
 
 
@@ -66,73 +63,63 @@ def calendar_document(
     return build_calendar(events, now=now)
 
 
-async def export_command(update: Update, context: BotContext) -> None:
-    person = chat_person(update, context)
-    chat = update.effective_chat
-    if person is None or chat is None:
-        await reply(update, context, "privacy_nothing")
+def export(turn: Turn) -> None:
+    """The files are made from what is stored now and sent after the commit: documents do not
+    go through the message queue, so a failed upload is answered with a note to try again."""
+    person = turn.person
+    if person is None:
+        turn.reply("privacy_nothing")
         return
-    services = context.services
-    locale = locale_for(update, context)
-    catalog = services.catalog
-    await chat.send_document(
-        export_document(services.companion, person),
-        filename=EXPORT_FILENAME,
-        caption=catalog.render_reply(locale, "privacy_export_caption"),
-        protect_content=protect(person),
-    )
-    calendar = calendar_document(services.companion, catalog, person, services.clock.now())
+    documents = [
+        (export_document(turn.companion, person), EXPORT_FILENAME, "privacy_export_caption")
+    ]
+    calendar = calendar_document(turn.companion, turn.catalog, person, turn.now)
     if calendar is not None:
-        await chat.send_document(
-            calendar,
-            filename=CALENDAR_FILENAME,
-            caption=catalog.render_reply(locale, "privacy_calendar_caption"),
-            protect_content=protect(person),
-        )
+        documents.append((calendar, CALENDAR_FILENAME, "privacy_calendar_caption"))
+    protect = person.role is not Role.PATIENT
+    chat_id = turn.chat_id
+
+    async def send() -> None:
+        for content, filename, caption in documents:
+            try:
+                await turn.context.bot.send_document(
+                    chat_id,
+                    content,
+                    filename=filename,
+                    caption=turn.render(caption),
+                    protect_content=protect,
+                )
+            except TelegramError as exc:
+                _LOGGER.info("export not sent (%s)", type(exc).__name__)
+                turn.queue_now(turn.render("privacy_export_failed"))
+                return
+
+    turn.later(send)
 
 
-async def forget_command(update: Update, context: BotContext) -> None:
-    if chat_person(update, context) is None:
-        await reply(update, context, "privacy_nothing")
+def forget(turn: Turn) -> None:
+    if turn.person is None:
+        turn.reply("privacy_nothing")
         return
-    locale = locale_for(update, context)
-    await reply(
-        update,
-        context,
+    turn.reply(
         "privacy_forget_ask",
-        markup=keyboard(
-            [(label(context, locale, "privacy_forget_yes"), FORGET_YES)],
-            [(label(context, locale, "privacy_forget_no"), FORGET_NO)],
+        keyboard=stacked(
+            turn, ("privacy_forget_yes", FORGET_YES), ("privacy_forget_no", FORGET_NO)
         ),
     )
 
 
-async def forget_yes_button(update: Update, context: BotContext) -> None:
-    person = chat_person(update, context)
-    chat = update.effective_chat
-    if person is None or chat is None:
-        await stale(update, context)
+def forget_yes_button(turn: Turn) -> None:
+    person = turn.person
+    if person is None:
+        turn.stale()
         return
-    services = context.services
-    locale = locale_for(update, context)  # read before the row that holds it is gone
-    services.companion.forget(person.id, services.clock.now())
-    services.rearm()
-    application = context.application
-    application.drop_chat_data(chat.id)
-    if update.effective_user is not None:
-        application.drop_user_data(update.effective_user.id)
-    query = update.callback_query
-    assert query is not None
-    await query.answer()
-    await query.edit_message_text(services.catalog.render_reply(locale, "privacy_forgotten"))
+    locale = turn.locale  # read before the row that holds it is gone
+    turn.companion.forget(person.id, turn.now)
+    turn.refresh()
+    turn.language = locale
+    turn.settle("privacy_forgotten")
 
 
-async def forget_no_button(update: Update, context: BotContext) -> None:
-    await settle(update, context, "privacy_forget_kept")
-
-
-def register(application: CompanionApp) -> None:
-    application.add_handler(CommandHandler("export", export_command))
-    application.add_handler(CommandHandler("forget", forget_command))
-    application.add_handler(CallbackQueryHandler(forget_yes_button, pattern=rf"^{FORGET_YES}$"))
-    application.add_handler(CallbackQueryHandler(forget_no_button, pattern=rf"^{FORGET_NO}$"))
+def forget_no_button(turn: Turn) -> None:
+    turn.settle("privacy_forget_kept")

@@ -7,7 +7,7 @@ so every statement here is short and indexed.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -246,7 +246,7 @@ MIGRATIONS: tuple[str, ...] = (
         -- Replies: where to (NULL: the recipient's chat) and what, as rendered JSON.
         chat_id INTEGER,
         body TEXT,
-        CHECK (recipient_id IS NOT NULL OR (chat_id IS NOT NULL AND body IS NOT NULL))
+        CHECK (recipient_id IS NOT NULL OR chat_id IS NOT NULL)
     );
     INSERT INTO deliveries_new (id, key, patient_id, recipient_id, session_id, message_id,
             due_at, deadline, urgent, status, reason, planned_skip, attempts, claimed_at,
@@ -299,6 +299,7 @@ class Database:
         self.conn.execute("PRAGMA secure_delete = ON")
         self.scrubs = 0  # how many times scrub() ran, so a caller can tell one happened
         self._scrub_after_commit = False
+        self._after_commit: list[Callable[[], None]] = []
         self.migrate()
         # A crash right after an erasure can leave the erased rows' old pages in the WAL.
         self.scrub()
@@ -346,11 +347,24 @@ class Database:
         except BaseException:
             self.conn.execute("ROLLBACK")
             self._scrub_after_commit = False
+            self._after_commit.clear()
             raise
         self.conn.execute("COMMIT")
         if self._scrub_after_commit:
             self._scrub_after_commit = False
             self.scrub()
+        callbacks, self._after_commit = self._after_commit, []
+        for callback in callbacks:
+            callback()
+
+    def on_commit(self, callback: Callable[[], None]) -> None:
+        """Run ``callback`` once the current outermost transaction commits (never on a rollback);
+        outside a transaction, at once. Registering the same callback twice runs it once: it says
+        "something changed", so a use case that re-plans three patients wakes the timer once."""
+        if not self.conn.in_transaction:
+            callback()
+        elif callback not in self._after_commit:
+            self._after_commit.append(callback)
 
     def scrub(self) -> bool:
         """Copy the WAL into the file and truncate it, after erasing data; True when done.

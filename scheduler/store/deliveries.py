@@ -11,8 +11,9 @@ them (re-plan plus cancel, say) in one atomic unit.
 
 from __future__ import annotations
 
+import secrets
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -21,6 +22,8 @@ from messages import Wording
 from scheduler.model import DeliveryStatus, Kind, PlannedDelivery, Role, Session
 from scheduler.store.db import Database, from_db, to_db
 
+REPLY = "reply"  # message_id and key prefix of the rows queue_reply makes
+REPLY_AHEAD = timedelta(milliseconds=1)
 SNOOZE_MARK = ":snooze@"  # a snoozed copy's key is f"{root key}{SNOOZE_MARK}{due instant}"
 RECOVERED = "recovered"  # reason on a row that recover_in_flight already put back once
 
@@ -31,8 +34,8 @@ class Delivery:
 
     id: int
     key: str
-    patient_id: int
-    recipient_id: int
+    patient_id: int | None  # None only on a reply to a chat with no person
+    recipient_id: int | None
     session_id: int | None
     message_id: str
     due_at: datetime
@@ -54,14 +57,18 @@ class ClaimedDelivery:
 
     id: int
     key: str
-    patient_id: int
-    recipient_id: int
+    patient_id: int | None  # None only on a reply to a chat with no person
+    recipient_id: int | None
     session_id: int | None
     message_id: str
     due_at: datetime
     deadline: datetime
     urgent: bool
     attempts: int
+    # A reply a person's command or press caused: its chat and its rendered body (JSON, see
+    # ``queue_reply``). ``None`` on timed rows, which are rendered at send time.
+    chat_id: int | None = None
+    body: str | None = None
 
 
 @dataclass(frozen=True)
@@ -110,8 +117,15 @@ _COLUMNS = (
 class Deliveries:
     """Repository for the ``deliveries`` table."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, *, on_change: Callable[[], None] | None = None) -> None:
+        """``on_change`` runs after the commit of any transaction that changed what is due
+        (a plan, a queued reply, a snooze, a withdrawal): the bot re-arms its one timer there."""
         self.db = db
+        self.on_change = on_change
+
+    def _changed(self) -> None:
+        if self.on_change is not None:
+            self.db.on_commit(self.on_change)
 
     # -- planning --------------------------------------------------------------------------
 
@@ -133,6 +147,7 @@ class Deliveries:
                 raise ValueError(f"delivery {item.key!r}: a plan holds pending or skipped rows")
         keys = {item.key for item in planned}
         with self.db.transaction() as conn:
+            self._changed()
             # Rows the plan no longer holds go; rows it still holds are updated in place, so a
             # row keeps its id, and one that is backing off keeps its attempts, its later due
             # instant and its reason (the crash-recovery mark among them).
@@ -200,6 +215,7 @@ class Deliveries:
             raise ValueError("cancel_pending needs a session_id, recipient_id or patient_id")
         where = " AND ".join(filters)
         with self.db.transaction() as conn:
+            self._changed()
             cursor = conn.execute(
                 "UPDATE deliveries SET status = 'cancelled', reason = ?"  # noqa: S608
                 f" WHERE status = 'pending' AND body IS NULL AND {where}",
@@ -210,6 +226,66 @@ class Deliveries:
     def stop_recipient(self, recipient_id: int, reason: str) -> int:
         """Cancel everything still pending for one person (stop, removal, gone)."""
         return self.cancel_pending(reason=reason, recipient_id=recipient_id)
+
+    def queue_reply(
+        self,
+        *,
+        chat_id: int,
+        recipient_id: int | None,
+        body: str,
+        now: datetime,
+        relevance: timedelta,
+    ) -> int:
+        """Queue a message a person's action caused (a reply, a note to their family), due now.
+
+        It goes out through the same claim, send and outcome steps as a timed message, so a
+        failed send is retried by the dispatcher and never re-runs the command. ``body`` is the
+        rendered message as JSON (text, keyboard, protection): the adapter's format, opaque here.
+        It is erased once the row has an outcome, since it may hold what a person wrote or a link.
+        The row belongs to the recipient (``patient_id`` too), so it goes when they are erased.
+        """
+        with self.db.transaction() as conn:
+            self._changed()
+            # Urgent for the crash policy: an answer whose send was cut short is sent once more
+            # (a duplicate answer is harmless; a missing one leaves a person wondering whether
+            # the bot heard them). Nothing else about urgency applies to a reply.
+            cursor = conn.execute(
+                "INSERT INTO deliveries (key, patient_id, recipient_id, message_id, due_at,"
+                " deadline, urgent, status, chat_id, body)"
+                " VALUES (?, ?, ?, ?, ?, ?, 1, 'pending', ?, ?)",
+                (
+                    f"{REPLY}:{secrets.token_hex(12)}",
+                    recipient_id,
+                    recipient_id,
+                    REPLY,
+                    # Just ahead of the instant: an answer goes before the timed messages that
+                    # fall due with it (the family welcome its own approval just planned).
+                    to_db(now - REPLY_AHEAD),
+                    to_db(now + relevance),
+                    chat_id,
+                    body,
+                ),
+            )
+            return int(cursor.lastrowid or 0)
+
+    def forget_chat(self, chat_id: int) -> None:
+        """/forget: replies already sent to a chat with no person left keep nothing (the rows of
+        the person themselves go with them, by the foreign key)."""
+        with self.db.transaction() as conn:
+            conn.execute(
+                "DELETE FROM deliveries WHERE chat_id = ? AND recipient_id IS NULL"
+                " AND status NOT IN ('pending', 'sending')",
+                (chat_id,),
+            )
+
+    def erase_answered(self, delivery_id: int) -> None:
+        """A reply to a chat with no person, once it has an outcome: nothing of it is kept."""
+        with self.db.transaction() as conn:
+            conn.execute(
+                "DELETE FROM deliveries WHERE id = ? AND recipient_id IS NULL"
+                " AND status NOT IN ('pending', 'sending')",
+                (delivery_id,),
+            )
 
     # -- dispatching -----------------------------------------------------------------------
 
@@ -228,7 +304,7 @@ class Deliveries:
                 "   WHERE status = 'pending' AND due_at <= ? ORDER BY due_at, id LIMIT ?)"
                 " AND status = 'pending'"
                 " RETURNING id, key, patient_id, recipient_id, session_id, message_id,"
-                " due_at, deadline, urgent, attempts",
+                " due_at, deadline, urgent, attempts, chat_id, body",
                 (to_db(now), to_db(now), limit),
             ).fetchall()
         claimed = [
@@ -243,6 +319,8 @@ class Deliveries:
                 deadline=from_db(row["deadline"]),
                 urgent=bool(row["urgent"]),
                 attempts=row["attempts"],
+                chat_id=row["chat_id"],
+                body=row["body"],
             )
             for row in rows
         ]
@@ -260,21 +338,21 @@ class Deliveries:
     def record_sent(self, delivery_id: int, *, now: datetime, message_ref: int | None) -> bool:
         return self._finish(
             delivery_id,
-            "status = 'sent', reason = NULL, sent_at = ?, message_ref = ?",
+            "status = 'sent', reason = NULL, sent_at = ?, message_ref = ?, body = NULL",
             (to_db(now), message_ref),
         )
 
     def record_skipped(self, delivery_id: int, reason: str) -> bool:
-        return self._finish(delivery_id, "status = 'skipped', reason = ?", (reason,))
+        return self._finish(delivery_id, "status = 'skipped', reason = ?, body = NULL", (reason,))
 
     def record_failed(self, delivery_id: int, reason: str) -> bool:
-        return self._finish(delivery_id, "status = 'failed', reason = ?", (reason,))
+        return self._finish(delivery_id, "status = 'failed', reason = ?, body = NULL", (reason,))
 
     def record_cancelled(self, delivery_id: int, reason: str) -> bool:
-        return self._finish(delivery_id, "status = 'cancelled', reason = ?", (reason,))
+        return self._finish(delivery_id, "status = 'cancelled', reason = ?, body = NULL", (reason,))
 
     def record_unknown(self, delivery_id: int, reason: str) -> bool:
-        return self._finish(delivery_id, "status = 'unknown', reason = ?", (reason,))
+        return self._finish(delivery_id, "status = 'unknown', reason = ?, body = NULL", (reason,))
 
     def record_retry(
         self, delivery_id: int, *, due_at: datetime, reason: str, count_attempt: bool = True
@@ -293,12 +371,15 @@ class Deliveries:
             (to_db(due_at), reason),
         )
 
-    def record_recipient_gone(self, delivery_id: int, recipient_id: int, reason: str) -> int:
+    def record_recipient_gone(self, delivery_id: int, recipient_id: int | None, reason: str) -> int:
         """The platform says the person is unreachable for good: fail this row, mark the person
         ``gone`` and cancel their other pending rows, atomically. Returns how many were cancelled.
+        A reply to a chat with no person (``recipient_id`` None) only fails.
         """
         with self.db.transaction() as conn:
-            self._finish(delivery_id, "status = 'failed', reason = ?", (reason,))
+            self._finish(delivery_id, "status = 'failed', reason = ?, body = NULL", (reason,))
+            if recipient_id is None:
+                return 0
             conn.execute("UPDATE people SET gone = 1 WHERE id = ?", (recipient_id,))
             return self.cancel_pending(reason="recipient_gone", recipient_id=recipient_id)
 
@@ -326,8 +407,8 @@ class Deliveries:
                 (RECOVERED, to_db(now), RECOVERED),
             ).rowcount
             unknown = conn.execute(
-                "UPDATE deliveries SET status = 'unknown', reason = 'crashed_while_sending'"
-                " WHERE status = 'sending'"
+                "UPDATE deliveries SET status = 'unknown', reason = 'crashed_while_sending',"
+                " body = NULL WHERE status = 'sending'"
             ).rowcount
         return Recovery(requeued=requeued, unknown=unknown)
 
@@ -428,6 +509,7 @@ class Deliveries:
         """
         due = now + delay
         with self.db.transaction() as conn:
+            self._changed()
             row = conn.execute(
                 f"SELECT {_COLUMNS} FROM deliveries"  # noqa: S608
                 " WHERE id = ? AND recipient_id = ? AND status = 'sent'",

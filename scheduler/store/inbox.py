@@ -164,6 +164,15 @@ class Inbox:
         """Given up (unreadable, or it crashed the process ``MAX_ATTEMPTS`` times)."""
         return self._finish(update_id, "abandoned", now)
 
+    def forget_chat(self, chat_id: int) -> None:
+        """/forget: handled updates keep their ids a day (for deduplication) but no longer say
+        which chat they came from."""
+        with self.db.transaction() as conn:
+            conn.execute(
+                "UPDATE inbox SET chat_id = NULL WHERE chat_id = ? AND status != 'pending'",
+                (chat_id,),
+            )
+
     def prune(self, now: datetime, keep: timedelta = KEEP_DONE) -> int:
         """Forget ids handled longer than ``keep`` ago: Telegram can no longer send those again
         (a row is handled after it was received, so it is past the window ``store`` dedupes in)."""

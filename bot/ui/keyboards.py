@@ -1,0 +1,144 @@
+"""Every keyboard the handlers show, and the callback data their buttons carry.
+
+Callback data is short ASCII (Telegram allows 64 bytes) and says what to do, never who may do it:
+each use case re-checks that the thing named belongs to whoever pressed, so forged or stale data
+changes nothing. Ids are never reused (the schema's AUTOINCREMENT), so an old button cannot act
+on a new row.
+
+    ob:name                 use the Telegram first name (set-up step "name")
+    ob:z:<IANA zone>        this time zone (set-up step "zone")
+    ob:k:<iv|nasal|other>   this session kind (set-up step "kind")
+    ob:n:<count>            the series has this many sessions (set-up step "count")
+    ob:s:<weekdays>:<n>     repeat on these weekdays (0 = Monday), n sessions in all ("more")
+    ob:done                 no more sessions: show the summary ("more")
+    mv:<session id>         move this session: ask for the new time
+    cx:<session id>         cancel this session: ask to confirm
+    cxy:<session id>        yes, cancel it
+    cxn:<session id>        no, keep it
+    f1:<session id>         an ambiguous fall-back time meant its second occurrence
+    tz:<IANA zone>          /timezone: this suggested zone
+    fi_rv:<invite id>       cancel this unused invite link (patient)
+    fj:<token>              join with this invite (whoever opened the link)
+    fj_no                   no thanks: nothing is stored
+    fa:<link id> fd:<link id>            approve / decline this family member (patient)
+    fr:<link id> fr_y:<link id> fr_n:<link id>   remove them: ask, yes, no (patient)
+    fl_y / fl_n             /leave confirmed / not (family member)
+    stop_y / stop_n         /stop confirmed / not
+    forget_y / forget_n     /forget confirmed / not
+    set:q:<2130|2200|2300|off>  quiet-hours preset
+    set:w:<plain|discreet>  wording
+    set:l:<locale code>     language
+    got_it:<delivery id>  snooze_30:<delivery id>  ride:<delivery id>   on timed messages
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from bot.parsing import Series
+from bot.ui.turn import Keyboard, Turn
+from scheduler.model import Kind
+
+# Offered as buttons while choosing a zone; anything else can be typed.
+COMMON_ZONES = (
+    "Europe/London",
+    "Europe/Berlin",
+    "America/New_York",
+    "America/Chicago",
+    "America/Los_Angeles",
+    "Australia/Sydney",
+)
+# Repeat patterns offered as buttons after the first session: (button id, pattern).
+SERIES_BUTTONS = (
+    ("onboarding_series_mwf", Series(weekdays=(0, 2, 4), count=6)),
+    ("onboarding_series_tuth", Series(weekdays=(1, 3), count=6)),
+)
+SERIES_COUNTS = (3, 4, 6, 8)  # offered at the "how many sessions" step
+_MAX_LABEL = 64
+
+OB_NAME = "ob:name"
+OB_DONE = "ob:done"
+OB_ZONE = re.compile(r"^ob:z:(?P<zone>[A-Za-z0-9_+/-]{1,58})$")
+OB_KIND = re.compile(r"^ob:k:(?P<kind>[a-z]{1,10})$")
+OB_COUNT = re.compile(r"^ob:n:(?P<count>\d{1,2})$")
+OB_SERIES = re.compile(r"^ob:s:(?P<days>[0-6]{1,7}):(?P<count>\d{1,2})$")
+_ID = r"(?P<id>\d{1,18})"
+MOVE = re.compile(rf"^mv:{_ID}$")
+CANCEL = re.compile(rf"^cx:{_ID}$")
+CANCEL_YES = re.compile(rf"^cxy:{_ID}$")
+CANCEL_NO = re.compile(rf"^cxn:{_ID}$")
+SECOND_TIME = re.compile(rf"^f1:{_ID}$")
+TIMEZONE = re.compile(r"^tz:(?P<zone>[A-Za-z0-9_+/-]{1,58})$")
+JOIN = re.compile(r"^fj:(?P<token>[A-Za-z0-9_-]{1,64})$")
+JOIN_NO = "fj_no"
+REVOKE = re.compile(rf"^fi_rv:{_ID}$")
+APPROVE = re.compile(rf"^fa:{_ID}$")
+DECLINE = re.compile(rf"^fd:{_ID}$")
+REMOVE = re.compile(rf"^fr:{_ID}$")
+REMOVE_YES = re.compile(rf"^fr_y:{_ID}$")
+REMOVE_NO = re.compile(rf"^fr_n:{_ID}$")
+LEAVE_YES, LEAVE_NO = "fl_y", "fl_n"
+STOP_YES, STOP_NO = "stop_y", "stop_n"
+FORGET_YES, FORGET_NO = "forget_y", "forget_n"
+SETTING = re.compile(r"^set:(?P<what>[qwl]):(?P<value>[A-Za-z0-9_-]{1,16})$")
+DELIVERY = re.compile(r"^(?P<action>got_it|snooze_30|ride):(?P<id>\d{1,18})$")
+
+
+def match_id(pattern: re.Pattern[str], data: str) -> int | None:
+    """The id a button names, or None when its data is not of that pattern."""
+    found = pattern.match(data)
+    return int(found["id"]) if found is not None else None
+
+
+def zone_label(zone: str) -> str:
+    """``America/New_York`` -> ``New York``: the place, as people say it."""
+    return zone.rsplit("/", 1)[-1].replace("_", " ")
+
+
+def _rows(buttons: Sequence[tuple[str, str]], width: int) -> Keyboard:
+    return [list(buttons[i : i + width]) for i in range(0, len(buttons), width)]
+
+
+def name_keyboard(first_name: str) -> Keyboard | None:
+    name = first_name.strip()[:_MAX_LABEL]
+    return [[(name, OB_NAME)]] if name else None
+
+
+def zone_keyboard(zones: Sequence[str], prefix: str) -> Keyboard:
+    """One button per zone; ``prefix`` is ``ob:z:`` in set-up and ``tz:`` for /timezone."""
+    return _rows([(zone_label(z), prefix + z) for z in zones], 2)
+
+
+def kind_keyboard(turn: Turn) -> Keyboard:
+    return _rows([(turn.label(f"onboarding_kind_{k.value}"), f"ob:k:{k.value}") for k in Kind], 1)
+
+
+def count_keyboard() -> Keyboard:
+    return _rows([(str(n), f"ob:n:{n}") for n in SERIES_COUNTS], 4)
+
+
+def series_data(series: Series) -> str:
+    return f"ob:s:{''.join(str(day) for day in series.weekdays)}:{series.count}"
+
+
+def more_keyboard(turn: Turn) -> Keyboard:
+    buttons = [(turn.label(button), series_data(s)) for button, s in SERIES_BUTTONS]
+    buttons.append((turn.label("onboarding_done"), OB_DONE))
+    return _rows(buttons, 1)
+
+
+def sessions_keyboard(turn: Turn, items: Sequence[tuple[int, int]]) -> Keyboard:
+    """A row per session: Move n, Cancel n; ``items`` are (session id, session number)."""
+    move, cancel = turn.label("sessions_move"), turn.label("sessions_cancel")
+    return [[(f"{move} {n}", f"mv:{sid}"), (f"{cancel} {n}", f"cx:{sid}")] for sid, n in items]
+
+
+def confirm_keyboard(turn: Turn, yes: tuple[str, str], no: tuple[str, str]) -> Keyboard:
+    """Yes and No side by side: (label key, callback data) each."""
+    return [[(turn.label(yes[0]), yes[1]), (turn.label(no[0]), no[1])]]
+
+
+def stacked(turn: Turn, *buttons: tuple[str, str]) -> Keyboard:
+    """One button a row: (label key, callback data) each."""
+    return [[(turn.label(key), data)] for key, data in buttons]
