@@ -132,36 +132,57 @@ class Deliveries:
     def replace_plan(self, patient_id: int, planned: Sequence[PlannedDelivery]) -> None:
         """Make the stored plan of one patient equal to ``planned``, keeping history.
 
-        Deletes the patient's ``pending`` rows and planner-made skips, then inserts the plan with
-        ``ON CONFLICT(key) DO NOTHING``: a key already sent, sending, skipped by the dispatcher,
-        failed or unknown is never written twice. A ``cancelled`` row whose key the planner asks
-        for again is revived with the new plan's values: cancelling happens when a person stops
-        or leaves, and a planner that includes them again means they came back (the dispatcher
-        re-checks stop/gone/link before every send, so a revival can never reach someone who
-        opted out). Snoozed copies stay while their root key is still in the plan.
+        Deletes the patient's ``pending`` rows and planner-made skips the plan no longer holds,
+        inserts the keys it does not have yet, and updates in place (ids stay) only the rows
+        whose planned values differ: a re-plan that changes nothing writes nothing. A key
+        already sent, sending, skipped by the dispatcher, failed or unknown is never written
+        twice. A pending row that is backing off (``attempts > 0``) keeps its attempts, its later
+        due instant and its reason (``recovered``, the crash-recovery mark, among them). A
+        ``cancelled`` row whose key the planner asks for again is revived with the new plan's
+        values: cancelling happens when a person stops or leaves, and a planner that includes
+        them again means they came back (the dispatcher re-checks stop/gone/link before every
+        send, so a revival can never reach someone who opted out). Snoozed copies stay while
+        their root key is still in the plan.
         """
+        rows: dict[str, tuple[object, ...]] = {}
         for item in planned:
             if item.patient_id != patient_id:
                 raise ValueError(f"delivery {item.key!r} belongs to another patient")
             if item.status not in (DeliveryStatus.PENDING, DeliveryStatus.SKIPPED):
                 raise ValueError(f"delivery {item.key!r}: a plan holds pending or skipped rows")
-        keys = {item.key for item in planned}
+            rows[item.key] = _plan_row(item)
         with self.db.transaction() as conn:
+            existing = conn.execute(
+                f"SELECT {_PLAN_COLUMNS} FROM deliveries WHERE patient_id = ?",  # noqa: S608
+                (patient_id,),
+            ).fetchall()
+            stale: list[tuple[int]] = []
+            updates: list[tuple[object, ...]] = []
+            stored: set[str] = set()
+            for old in existing:
+                key = old[1]
+                stored.add(key)
+                row = rows.get(key)
+                if row is None:
+                    if _stale(old, rows):
+                        stale.append((old[0],))
+                elif _replaceable(old):
+                    new = _merged(old, row)
+                    if new != tuple(old[2:12]):
+                        updates.append((*new, old[0]))
+            inserts = [(key, patient_id, *row) for key, row in rows.items() if key not in stored]
+            if not (stale or updates or inserts):
+                return
             self._changed()
-            # Rows the plan no longer holds go; rows it still holds are updated in place, so a
-            # row keeps its id, and one that is backing off keeps its attempts, its later due
-            # instant and its reason (the crash-recovery mark among them).
-            stale = [
-                (row["id"],)
-                for row in conn.execute(
-                    "SELECT id, key FROM deliveries WHERE patient_id = ? AND body IS NULL AND ("
-                    " (status = 'pending' AND instr(key, ?) = 0)"
-                    " OR (status = 'skipped' AND planned_skip = 1))",
-                    (patient_id, SNOOZE_MARK),
-                )
-                if row["key"] not in keys
-            ]
             conn.executemany("DELETE FROM deliveries WHERE id = ?", stale)
+            conn.executemany(
+                "UPDATE deliveries SET recipient_id = ?, session_id = ?, message_id = ?,"
+                " due_at = ?, deadline = ?, urgent = ?, status = ?, reason = ?,"
+                " planned_skip = ?, attempts = ?, claimed_at = NULL WHERE id = ?",
+                updates,
+            )
+            # A key this patient has no row for: normally new. The upsert keeps the rules for a
+            # key stored under another patient (history there is never overwritten either).
             conn.executemany(
                 "INSERT INTO deliveries (key, patient_id, recipient_id, session_id, message_id,"
                 " due_at, deadline, urgent, status, reason, planned_skip)"
@@ -182,15 +203,8 @@ class Deliveries:
                 " WHERE deliveries.status = 'cancelled'"
                 " OR (deliveries.status = 'skipped' AND deliveries.planned_skip = 1)"
                 " OR (deliveries.status = 'pending' AND deliveries.body IS NULL)",
-                (_plan_row(item) for item in planned),
+                inserts,
             )
-            snoozed = conn.execute(
-                "SELECT id, key FROM deliveries"
-                " WHERE patient_id = ? AND status = 'pending' AND instr(key, ?) > 0",
-                (patient_id, SNOOZE_MARK),
-            ).fetchall()
-            orphans = [(row["id"],) for row in snoozed if _root_key(row["key"]) not in keys]
-            conn.executemany("DELETE FROM deliveries WHERE id = ?", orphans)
 
     def cancel_pending(
         self,
@@ -565,11 +579,17 @@ class Deliveries:
             return cursor.rowcount == 1
 
 
+# What replace_plan reads of a patient's rows; _merged and _stale index into it.
+_PLAN_COLUMNS = (
+    "id, key, recipient_id, session_id, message_id, due_at, deadline, urgent, status, reason,"
+    " planned_skip, attempts, body"
+)
+
+
 def _plan_row(item: PlannedDelivery) -> tuple[object, ...]:
-    skipped = item.status is DeliveryStatus.SKIPPED
+    """The planned values of one row, in ``_PLAN_COLUMNS`` order from ``recipient_id`` to
+    ``planned_skip``."""
     return (
-        item.key,
-        item.patient_id,
         item.recipient_id,
         item.session_id,
         item.message_id,
@@ -578,7 +598,46 @@ def _plan_row(item: PlannedDelivery) -> tuple[object, ...]:
         int(item.urgent),
         item.status.value,
         item.reason,
-        int(skipped),
+        int(item.status is DeliveryStatus.SKIPPED),
+    )
+
+
+def _replaceable(old: sqlite3.Row) -> bool:
+    """A row a plan may rewrite: pending timed rows, planner-made skips and cancelled rows."""
+    status = old[8]
+    return (
+        status == "cancelled"
+        or (status == "skipped" and old[10] == 1)
+        or (status == "pending" and old[12] is None)
+    )
+
+
+def _stale(old: sqlite3.Row, planned: dict[str, tuple[object, ...]]) -> bool:
+    """A row whose key the plan lacks that goes: a pending timed row or a planner-made skip; a
+    pending snoozed copy once its root is no longer planned. Cancelled rows stay (history)."""
+    key, status = old[1], old[8]
+    if SNOOZE_MARK in key:
+        return status == "pending" and _root_key(key) not in planned
+    return (status == "pending" and old[12] is None) or (status == "skipped" and old[10] == 1)
+
+
+def _merged(old: sqlite3.Row, row: tuple[object, ...]) -> tuple[object, ...]:
+    """The values a replaceable row ``old`` takes under the planned ``row``: the plan's, except
+    that a pending row staying pending keeps its attempts, and one backing off (attempts > 0)
+    also its later due instant and its reason (``recovered`` among them)."""
+    staying = old[8] == "pending" and row[6] == "pending"
+    backing = staying and old[11] > 0
+    return (
+        row[0],
+        row[1],
+        row[2],
+        max(old[5], row[3]) if backing else row[3],
+        row[4],
+        row[5],
+        row[6],
+        old[9] if backing else row[7],
+        row[8],
+        old[11] if staying else 0,
     )
 
 
