@@ -75,8 +75,27 @@ def long_date(day: date) -> str:
     return f"{_WEEKDAYS[day.weekday()]} {day.day} {_MONTHS[day.month - 1]} {day.year}"
 
 
+# Planning asks for the same few zones for every row: names that loaded are kept (the tz database
+# has a few hundred, so this stays small), names that failed are checked again each time.
+_ZONES: dict[str, ZoneInfo] = {}
+# Planning resolves the same wall-clock times over and over (every re-plan of a patient, and every
+# patient whose sessions share a date, a time and a zone): the pure functions below keep their
+# recent answers. Bounded, so a long-running bot holds a few MB at most.
+_CACHE_SIZE = 1 << 14
+
+
 def zone_info(name: str) -> ZoneInfo:
     """The zone for an IANA name like ``Europe/Berlin``; ``ZoneError`` for anything else."""
+    if isinstance(name, str):
+        known = _ZONES.get(name)
+        if known is not None:
+            return known
+    zi = _load_zone(name)
+    _ZONES[name] = zi
+    return zi
+
+
+def _load_zone(name: str) -> ZoneInfo:
     if not isinstance(name, str) or not _NAME.match(name) or name in _NOT_PLACES:
         raise ZoneError(_unknown_zone(name))
     if name.startswith(("posix/", "right/")):
@@ -281,6 +300,15 @@ def to_utc(local: datetime, zone: str, fold: int = 0) -> datetime:
     _require_naive(local)
     if fold not in (0, 1):
         raise ValueError(f"fold must be 0 or 1, got {fold}")
+    try:
+        # The key carries fold on its own: naive datetimes compare and hash without it.
+        return _to_utc(local.replace(fold=0), zone, fold)
+    except NonexistentLocalTime as exc:  # not cached: raised again about the time as given
+        raise NonexistentLocalTime(local, zone, exc.gap_start, exc.gap_end) from None
+
+
+@lru_cache(maxsize=_CACHE_SIZE)
+def _to_utc(local: datetime, zone: str, fold: int) -> datetime:
     zi = zone_info(zone)
     gap = _gap(local, zi)
     if gap is not None:
@@ -336,6 +364,11 @@ def resolve_wall_clock(local: datetime, zone: str) -> datetime:
     night is 03:00); an ambiguous time is its first occurrence.
     """
     _require_naive(local)
+    return _resolve_wall_clock(local.replace(fold=0), zone)
+
+
+@lru_cache(maxsize=_CACHE_SIZE)
+def _resolve_wall_clock(local: datetime, zone: str) -> datetime:
     zi = zone_info(zone)
     gap = _gap(local, zi)
     if gap is not None:
@@ -350,6 +383,12 @@ def wall_clock_offset(anchor: datetime, days: int, clock: time, zone: str) -> da
     member in another zone gets it at 20:00 on their own clock.
     """
     _require_aware(anchor)
+    return _wall_clock_offset(anchor, days, clock, zone)
+
+
+@lru_cache(maxsize=_CACHE_SIZE)
+def _wall_clock_offset(anchor: datetime, days: int, clock: time, zone: str) -> datetime:
+    # Equal instants in different zones hash and compare equal, and give the same answer.
     local_date = anchor.astimezone(zone_info(zone)).date() + timedelta(days=days)
     return resolve_wall_clock(datetime.combine(local_date, clock), zone)
 
@@ -364,6 +403,11 @@ def quiet_period_end(instant: datetime, quiet: QuietHours | None, zone: str) -> 
     _require_aware(instant)
     if quiet is None or quiet.start == quiet.end:
         return None
+    return _quiet_period_end(instant, quiet, zone)
+
+
+@lru_cache(maxsize=_CACHE_SIZE)
+def _quiet_period_end(instant: datetime, quiet: QuietHours, zone: str) -> datetime | None:
     zi = zone_info(zone)
     local = instant.astimezone(zi)
     now_clock = local.time()

@@ -16,6 +16,7 @@ from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import NamedTuple
 
 from messages import Anchor, Audience, Offset, TimelineEntry
 
@@ -95,11 +96,13 @@ def starts_new_series(last_start: datetime | None, start: datetime) -> bool:
 
 def session_key_part(session: Session) -> str:
     """``s{id}@{local start to the minute}``: a moved session gets fresh keys, a kept one not."""
-    return f"s{session.id}@{session.local_start:%Y-%m-%dT%H:%M}"
+    local = session.local_start
+    if local.tzinfo is None and local.year >= 1000:  # the same text as below, 5x faster
+        return f"s{session.id}@{local.isoformat(timespec='minutes')}"
+    return f"s{session.id}@{local:%Y-%m-%dT%H:%M}"
 
 
-@dataclass(frozen=True)
-class _Target:
+class _Target(NamedTuple):
     """One (entry, recipient, anchor) to plan."""
 
     recipient: Person
@@ -130,9 +133,10 @@ def plan_deliveries(
         raise ValueError("now must be an aware datetime")
     now = now.astimezone(UTC)
     numbered = number_sessions(sessions, series)
+    parts = [session_key_part(item.session) for item in numbered]
     planned: dict[str, tuple[tuple[datetime, int, int, str], PlannedDelivery]] = {}
     for entry in timeline:
-        for target in _targets(entry, patient, numbered, family):
+        for target in _targets(entry, patient, numbered, parts, family):
             if target.key in planned:
                 continue
             delivery = _plan_one(entry, patient, target, now)
@@ -145,8 +149,10 @@ def _targets(
     entry: TimelineEntry,
     patient: Person,
     numbered: Sequence[NumberedSession],
+    parts: Sequence[str],
     family: Sequence[FamilyLink],
 ) -> Iterator[_Target]:
+    """``parts`` are the numbered sessions' ``session_key_part``, in the same order."""
     pid = patient.id
     if entry.anchor is Anchor.JOINED:
         if entry.audience is not Audience.FAMILY:
@@ -177,12 +183,13 @@ def _targets(
                 key = f"series{series_id}:{entry.id}:p{person.id}"
                 yield _Target(person, anchor, slot.session.id, key)
         return
-    for slot in numbered:
+    at_start = entry.anchor is Anchor.SESSION_START
+    for slot, part in zip(numbered, parts, strict=True):
         if not _applies(entry, slot):
             continue
-        anchor = slot.start if entry.anchor is Anchor.SESSION_START else slot.end
+        anchor = slot.start if at_start else slot.end
         for person in _recipients(entry, patient, family, slot):
-            key = f"{session_key_part(slot.session)}:{entry.id}:p{person.id}"
+            key = f"{part}:{entry.id}:p{person.id}"
             yield _Target(person, anchor, slot.session.id, key)
 
 
