@@ -16,6 +16,8 @@ import sqlite3
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import lru_cache
+from typing import Any
 
 from messages import Wording
 
@@ -152,7 +154,9 @@ class Deliveries:
                 raise ValueError(f"delivery {item.key!r}: a plan holds pending or skipped rows")
             rows[item.key] = _plan_row(item)
         with self.db.transaction() as conn:
-            existing = conn.execute(
+            reader = conn.cursor()
+            reader.row_factory = None  # plain tuples: cheaper to build and to slice
+            existing = reader.execute(
                 f"SELECT {_PLAN_COLUMNS} FROM deliveries WHERE patient_id = ?",  # noqa: S608
                 (patient_id,),
             ).fetchall()
@@ -168,7 +172,7 @@ class Deliveries:
                         stale.append((old[0],))
                 elif _replaceable(old):
                     new = _merged(old, row)
-                    if new != tuple(old[2:12]):
+                    if new != old[2:12]:
                         updates.append((*new, old[0]))
             inserts = [(key, patient_id, *row) for key, row in rows.items() if key not in stored]
             if not (stale or updates or inserts):
@@ -586,6 +590,10 @@ _PLAN_COLUMNS = (
 )
 
 
+# Re-planning a patient turns the same instants into text again and again: kept, bounded.
+_db_text = lru_cache(maxsize=1 << 14)(to_db)
+
+
 def _plan_row(item: PlannedDelivery) -> tuple[object, ...]:
     """The planned values of one row, in ``_PLAN_COLUMNS`` order from ``recipient_id`` to
     ``planned_skip``."""
@@ -593,8 +601,8 @@ def _plan_row(item: PlannedDelivery) -> tuple[object, ...]:
         item.recipient_id,
         item.session_id,
         item.message_id,
-        to_db(item.due_at),
-        to_db(item.deadline),
+        _db_text(item.due_at),
+        _db_text(item.deadline),
         int(item.urgent),
         item.status.value,
         item.reason,
@@ -602,7 +610,7 @@ def _plan_row(item: PlannedDelivery) -> tuple[object, ...]:
     )
 
 
-def _replaceable(old: sqlite3.Row) -> bool:
+def _replaceable(old: tuple[Any, ...]) -> bool:
     """A row a plan may rewrite: pending timed rows, planner-made skips and cancelled rows."""
     status = old[8]
     return (
@@ -612,7 +620,7 @@ def _replaceable(old: sqlite3.Row) -> bool:
     )
 
 
-def _stale(old: sqlite3.Row, planned: dict[str, tuple[object, ...]]) -> bool:
+def _stale(old: tuple[Any, ...], planned: dict[str, tuple[object, ...]]) -> bool:
     """A row whose key the plan lacks that goes: a pending timed row or a planner-made skip; a
     pending snoozed copy once its root is no longer planned. Cancelled rows stay (history)."""
     key, status = old[1], old[8]
@@ -621,7 +629,7 @@ def _stale(old: sqlite3.Row, planned: dict[str, tuple[object, ...]]) -> bool:
     return (status == "pending" and old[12] is None) or (status == "skipped" and old[10] == 1)
 
 
-def _merged(old: sqlite3.Row, row: tuple[object, ...]) -> tuple[object, ...]:
+def _merged(old: tuple[Any, ...], row: tuple[Any, ...]) -> tuple[object, ...]:
     """The values a replaceable row ``old`` takes under the planned ``row``: the plan's, except
     that a pending row staying pending keeps its attempts, and one backing off (attempts > 0)
     also its later due instant and its reason (``recovered`` among them)."""
