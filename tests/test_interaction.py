@@ -256,6 +256,7 @@ async def test_a_family_member_sets_their_own_zone(harness: BotHarness) -> None:
     with_family(harness, patient)
     replies = said(await harness.say(FAMILY, "/timezone Berlin"))
     assert "Time zone set to Europe/Berlin" in replies
+    assert "/sessions" not in replies  # they have none to move
     assert person(harness, FAMILY).zone == BERLIN
     assert person(harness).zone == "America/New_York"
 

@@ -46,7 +46,7 @@ from bot.ui.words import (
 from bot.ui.words import zone_error as zone_error_text
 from scheduler.companion import SessionChange, SessionRejected, ZoneRejected
 from scheduler.localtime import is_ambiguous, session_start, zone_info
-from scheduler.model import Kind, Person, Session
+from scheduler.model import Kind, Person, Role, Session
 
 MOVE_STEP = "mv"  # guided step: waiting for a moved session's new date and time
 
@@ -303,4 +303,5 @@ def _set_zone(turn: Turn, person: Person, zone: str) -> None:
     except ZoneRejected:
         turn.reply("sessions_zone_unknown")
         return
-    turn.reply("sessions_timezone_set", zone=zone, local_time=turn.now.astimezone(zone_info(zone)))
+    key = "sessions_timezone_set" if person.role is Role.PATIENT else "sessions_timezone_set_family"
+    turn.reply(key, zone=zone, local_time=turn.now.astimezone(zone_info(zone)))
