@@ -398,6 +398,10 @@ class Companion:
                     )
                 )
             if added:
+                if booked is not None and booked.series_id is not None:
+                    # "x6" is six sessions in all: the length of the series it repeats (the
+                    # re-plan grows it if more are in it already).
+                    self.session_store.series.set_planned(booked.series_id, count)
                 self._replan(patient_id, now)
             return SeriesAdded(added=tuple(added), skipped=tuple(skipped), booked=booked)
 

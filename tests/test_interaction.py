@@ -294,6 +294,9 @@ async def test_add_takes_the_repeat_syntax(harness: BotHarness) -> None:
     ]
     kinds = {s.kind for s in harness.services.companion.sessions(person(harness).id)}
     assert kinds == {Kind.NASAL}
+    series = harness.services.companion.current_series(person(harness).id)
+    assert series is not None and series.planned == 4  # "x4" is four in all: 1 of 4 ... 4 of 4
+    assert "1 of 4: Tuesday 1 December" in said(await harness.say(PATIENT, "/sessions"))
 
 
 # -- exactly once ---------------------------------------------------------------------------------

@@ -13,7 +13,6 @@ messages back instead.
 
 from __future__ import annotations
 
-import contextlib
 import re
 from typing import Any
 
@@ -284,8 +283,6 @@ def _add_series(turn: Turn, person: Person, series: Series, data: dict[str, Any]
         turn.now,
         after_session_id=last.id,
     )
-    with contextlib.suppress(SessionRejected):  # more entered already: the count stands
-        companion.set_series_length(person.id, series.count, turn.now)
     turn.reply_text(series_text(turn, result))
     _summary(turn, person)
 

@@ -7,8 +7,6 @@ made without them being told.
 
 from __future__ import annotations
 
-import contextlib
-
 from bot.parsing import (
     KindError,
     Series,
@@ -104,8 +102,6 @@ def _repeat(turn: Turn, person: Person, first: Session, series: Series) -> None:
         turn.now,
         after_session_id=first.id,
     )
-    with contextlib.suppress(SessionRejected):  # more entered already: the count stands
-        turn.companion.set_series_length(person.id, series.count, turn.now)
     turn.reply_text(series_text(turn, result, already=1))
 
 

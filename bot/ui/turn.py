@@ -22,11 +22,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
+from telegram import Message, Update
 from telegram.error import TelegramError
 from telegram.ext import ApplicationHandlerStop
 
 from bot.context import BotContext, Services
+from bot.sender import inline_keyboard
 from messages import Catalog
 from scheduler.companion import Companion
 from scheduler.handling import AlreadyHandled, Handling
@@ -233,7 +234,7 @@ class Turn:
         edit = self._edit
         if edit is None:
             return
-        markup = keyboard_markup(edit.keyboard)
+        markup = inline_keyboard(_message(self.chat_id, "", edit.keyboard, protect=False))
         try:
             if edit.text is None:
                 await query.edit_message_reply_markup(None)
@@ -273,14 +274,6 @@ def handler(fn: Callable[[Turn], None], *, ends_step: bool = True, stop: bool = 
     run.__name__ = run.__qualname__ = fn.__name__
     run.__doc__ = fn.__doc__
     return run
-
-
-def keyboard_markup(keyboard: Keyboard | None) -> InlineKeyboardMarkup | None:
-    if not keyboard:
-        return None
-    return InlineKeyboardMarkup(
-        [[InlineKeyboardButton(text, callback_data=data) for text, data in row] for row in keyboard]
-    )
 
 
 def _protect(person: Person | None) -> bool:
