@@ -4,7 +4,8 @@
 ``build_application`` is what the tests and the offline demo use, against the fake Bot API.
 
 The dispatcher is woken by exactly one job, named ``dispatch``, set for the earliest pending
-delivery and re-armed after every dispatch and every change (``services.rearm()``); a 60-second
+delivery and re-armed after every dispatch and after every commit that changed what is due (the
+``Companion(on_change=...)`` hook; no handler re-arms by hand); a 60-second
 safety tick covers anything the timer could miss (a clock jump, a failed dispatch). The deliveries
 table stays the one record of what is due: the jobs only say "look now".
 

@@ -45,8 +45,9 @@ class Services:
     catalog: Catalog
     clock: Clock
     settings: Settings
-    # Call after any change that may alter what is due (a session added, a pause, a new family
-    # member): the dispatcher's timer is re-armed at the new earliest instant.
+    # Re-arms the dispatcher's timer at the earliest pending instant. The domain calls it after
+    # every commit that changed what is due (``Companion(on_change=...)``); tools and tests that
+    # write deliveries by other means call it themselves.
     rearm: Callable[[], None] = lambda: None
     dispatch_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
