@@ -15,21 +15,19 @@ memory, before any handler ran: a SIGKILL then loses them. Here two loops share 
   stored id would confirm, that is delete, such updates unseen.
 - **handling**: hands stored updates to ``Application.process_update`` one at a time, in the
   inbox's fair order (round-robin across chats, each chat's own in arrival order: see
-  ``scheduler.store.inbox``), and marks each done when its handlers have finished (their own
-  transactions already committed). Fetching goes on meanwhile, so a chat's update queued at
-  Telegram behind another chat's flood is stored, and handled in its turn, within a few updates.
-  Whatever a crash left pending simply takes its turn with the rest.
+  ``scheduler.store.inbox``), and marks each done when its handlers have finished (a handler
+  that ran ``Companion.handling`` marked it already, in its own transaction). Fetching goes on
+  meanwhile, so a chat's update queued at Telegram behind another chat's flood is stored, and
+  handled in its turn, within a few updates. Whatever a crash left pending simply takes its turn
+  with the rest; one that crashed the process ``MAX_ATTEMPTS`` times is abandoned.
 
-A crash after a handler's commit but before "done" replays that update once: handlers must be
-idempotent (a second ``/add`` of the same session is refused as a duplicate). A processed update
-is never handled again. Network errors and Telegram 5xx back off with jitter and recover without
-a restart; a ``Conflict`` means another process polls with this token.
-
-A handler whose reply failed for a transient reason (network, 5xx, timeout, flood control) is
-not done either (``ReplyRetries``): the update stays first in its chat's line and runs again
-after a back-off, so a command sent during an outage is answered after it (twice at worst, never
-not at all). Only that chat waits; other chats go on. Only failures while Telegram is otherwise
-reachable (``getUpdates`` answers) count towards ``MAX_TRANSIENT_RETRIES``.
+A processed update is never handled again, whatever its handler did (an exception goes to the
+error handlers, and the update is done all the same; one replayed after a crash that came
+between its handler's commit and this mark finds it handled and changes nothing). Replies are
+not sent here: they are rows of the deliveries table, committed with the update's change and
+sent, and retried, by the dispatcher, so no update waits on Telegram taking its reply. Network
+errors and Telegram 5xx on ``getUpdates`` back off with jitter and recover without a restart; a
+``Conflict`` means another process polls with this token.
 """
 
 from __future__ import annotations
@@ -39,7 +37,6 @@ import contextlib
 import json
 import logging
 import random
-import time
 import warnings
 from collections import deque
 from collections.abc import Callable, Sequence
@@ -47,17 +44,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from telegram import Update
-from telegram.error import (
-    BadRequest,
-    Conflict,
-    InvalidToken,
-    NetworkError,
-    RetryAfter,
-    TelegramError,
-)
+from telegram.error import Conflict, InvalidToken, NetworkError, RetryAfter, TelegramError
 from telegram.warnings import PTBDeprecationWarning
 
-from bot.context import AnyApplication, BotContext
+from bot.context import AnyApplication
 from scheduler.store.db import Database
 from scheduler.store.inbox import MAX_ATTEMPTS, Inbox, InboxItem, Incoming
 
@@ -69,9 +59,6 @@ MAX_BACKOFF = 30.0
 CONFLICT_BACKOFF = 10.0  # another instance answers in its own time; don't race it
 PRUNE_EVERY = 500  # answered getUpdates between prunes of old handled ids
 PENDING_BATCH = 100  # stored updates read at a time (read again as soon as more arrive)
-# Tries of one update whose handler kept failing transiently while getUpdates worked: past
-# this it is no outage but something about this update (a file Telegram refuses, say).
-MAX_TRANSIENT_RETRIES = 5
 
 
 class Poller:
@@ -109,12 +96,6 @@ class Poller:
         self._stored = 0  # batches that brought new rows (the handling loop re-reads on change)
         self._arrived = asyncio.Event()
         self._fetching: asyncio.Future[None] | None = None
-        self._reachable = False  # the last getUpdates was answered
-        self._answers = 0  # getUpdates answered so far
-        self._current: Update | None = None  # the update being handled
-        self._transient: BaseException | None = None  # what its handler hit, if transient
-        self.replies = ReplyRetries(self.rng)
-        application.add_error_handler(self._note_error)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Fetch and store, and handle, until ``stop``. Raises ``InvalidToken``; survives the
@@ -136,17 +117,15 @@ class Poller:
                     await fetching
 
     async def handle_pending(self, stop: asyncio.Event | None = None) -> int:
-        """Handle every stored update that may run now, in the inbox's fair order; returns how
-        many ran. A chat waiting out a failed reply is left for later, all its updates."""
+        """Handle every stored update, in the inbox's fair order; returns how many ran."""
         ran = 0
         queue: deque[InboxItem] = deque()
-        read_as: tuple[int, frozenset[int | None]] | None = None
+        read_as: int | None = None
         while not self._halted(stop):
-            held = self.replies.held()
-            if not queue or read_as != (self._stored, held):
-                # New arrivals may go before what was read; a held chat's later ones may not.
-                read_as = (self._stored, held)
-                queue = deque(self.inbox.pending(PENDING_BATCH, skip_chats=held))
+            if not queue or read_as != self._stored:
+                # New arrivals may go before what was read (another chat's turn may come first).
+                read_as = self._stored
+                queue = deque(self.inbox.pending(PENDING_BATCH))
                 if not queue:
                     break
             item = queue.popleft()
@@ -159,8 +138,11 @@ class Poller:
                 )
                 self.inbox.abandon(item.update_id, self.now())
                 continue
-            if await self._handle(item):
-                ran += 1
+            await self._handle(item)
+            ran += 1
+            # Handlers rarely wait on anything now (their replies are queued, not sent): let
+            # fetching run between updates, so a flood cannot starve it.
+            await asyncio.sleep(0)
         return ran
 
     def _halted(self, stop: asyncio.Event | None) -> bool:
@@ -168,21 +150,17 @@ class Poller:
         return (stop is not None and stop.is_set()) or (fetching is not None and fetching.done())
 
     async def _wait_for_work(self, stop: asyncio.Event, fetching: asyncio.Future[None]) -> None:
-        """Until something new is stored, a waiting chat may go again, or the loop must end."""
+        """Until something new is stored, or the loop must end."""
         waits = {asyncio.ensure_future(stop.wait()), asyncio.ensure_future(self._arrived.wait())}
         either: set[asyncio.Future[Any]] = {*waits, fetching}
         try:
-            await asyncio.wait(
-                either,
-                timeout=self.replies.next_release(),
-                return_when=asyncio.FIRST_COMPLETED,
-            )
+            await asyncio.wait(either, return_when=asyncio.FIRST_COMPLETED)
         finally:
             for wait in waits:
                 wait.cancel()
 
-    async def _handle(self, item: InboxItem) -> bool:
-        """Run one stored update; False if it stays pending (its reply failed transiently)."""
+    async def _handle(self, item: InboxItem) -> None:
+        """Run one stored update and mark it done (abandoned if unreadable)."""
         update_id = item.update_id
         self.inbox.begin(update_id)
         try:
@@ -190,41 +168,18 @@ class Poller:
         except Exception as exc:  # unreadable: retrying cannot help
             _LOGGER.error("update %d unreadable (%s); abandoned", update_id, type(exc).__name__)
             self.inbox.abandon(update_id, self.now())
-            return True
+            return
         scrubs = self.db.scrubs
-        self._current, self._transient = update, None
         try:
             # Handler errors go to the error handlers inside; this raises only for PTB's own.
             await self.application.process_update(update)
         except Exception as exc:
             _LOGGER.error("update %d: processing raised %s", update_id, type(exc).__name__)
-        finally:
-            self._current = None
-        if self._transient is not None:
-            if self.replies.failed(
-                item, self._transient, reachable=self._reachable, answers=self._answers
-            ):
-                self.inbox.retry(update_id)
-                return False
-        else:
-            self.replies.succeeded(item)
         self.inbox.mark_done(update_id, self.now())
         self.handled += 1
         if self.db.scrubs != scrubs:
             # The handler erased data (/forget), and this update's own stored copy went just now.
             self.db.scrub()
-        return True
-
-    async def _note_error(self, update: object, context: BotContext) -> None:
-        """An error handler that only watches: a transient error in the update being handled."""
-        error = context.error
-        if (
-            update is not None
-            and update is self._current
-            and isinstance(error, NetworkError | RetryAfter)
-            and not isinstance(error, BadRequest)
-        ):
-            self._transient = error
 
     async def _fetch_loop(self, stop: asyncio.Event) -> None:
         """Fetch, store, confirm, until ``stop``. Raises ``InvalidToken``; survives the rest."""
@@ -246,8 +201,6 @@ class Poller:
             if updates is None:  # stopped while waiting
                 return
             self._recovered()
-            self._reachable = True
-            self._answers += 1
             if updates:
                 if self.inbox.store((_incoming(u) for u in updates), self.now()):
                     self._stored += 1
@@ -289,7 +242,6 @@ class Poller:
 
     async def _back_off(self, stop: asyncio.Event, why: str, floor: float = 0.0) -> None:
         self._failures += 1
-        self._reachable = False
         # Full jitter: many bots (or one bot's retries) never come back in step.
         ceiling = min(MAX_BACKOFF, FIRST_BACKOFF * 2 ** min(self._failures - 1, 16))
         delay = max(floor, self.rng.uniform(ceiling / 2, ceiling))
@@ -312,78 +264,6 @@ class Poller:
             _LOGGER.info("polling: Telegram reachable again after %d failures", self._failures)
         self._failures = 0
         self._conflicted = False
-
-
-class ReplyRetries:
-    """Updates whose reply failed transiently, and the chats waiting for them.
-
-    The chat of such an update waits out a back-off (Telegram's own wait, for flood control),
-    then that update runs again, still first in its chat's line; every other chat goes on
-    meanwhile. A failure counts towards ``MAX_TRANSIENT_RETRIES`` only when Telegram answered
-    ``getUpdates`` after the previous one (it is reachable, so it is this update's fault); past
-    that the update is given up (marked done). All of this goes once replies are durable
-    deliveries: then a reply is retried by the dispatcher, never by re-running its update.
-    """
-
-    def __init__(self, rng: random.Random, clock: Callable[[], float] = time.monotonic) -> None:
-        self._rng = rng
-        self._clock = clock
-        self._holds: dict[int | None, float] = {}  # chat -> clock time it may go again
-        self._tries: dict[int, int] = {}  # update -> failures counted
-        self._failures: dict[int, int] = {}  # update -> failures in a row, for the back-off
-        self._answers: dict[int, int] = {}  # update -> getUpdates answered by its last failure
-
-    def failed(
-        self, item: InboxItem, error: BaseException, *, reachable: bool, answers: int
-    ) -> bool:
-        """Its reply failed transiently: True to run it again later (its chat waits until
-        then), False to give up on it."""
-        update_id = item.update_id
-        if reachable and answers > self._answers.get(update_id, -1):
-            tries = self._tries.get(update_id, 0) + 1
-            if tries > MAX_TRANSIENT_RETRIES:
-                _LOGGER.error(
-                    "update %d: its reply failed %d times while Telegram was reachable; given up",
-                    update_id,
-                    tries,
-                )
-                self.succeeded(item)
-                return False
-            self._tries[update_id] = tries
-        self._answers[update_id] = answers
-        failures = self._failures[update_id] = self._failures.get(update_id, 0) + 1
-        ceiling = min(MAX_BACKOFF, FIRST_BACKOFF * 2 ** min(failures - 1, 16))
-        floor = _seconds(error) if isinstance(error, RetryAfter) else 0.0
-        delay = max(floor, self._rng.uniform(ceiling / 2, ceiling))
-        self._holds[item.chat_id] = self._clock() + delay
-        if failures in (1, 5) or failures % 50 == 0:
-            _LOGGER.warning(
-                "update %d: reply failed (%s, failure %d); its chat waits %.1f s, others go on",
-                update_id,
-                type(error).__name__,
-                failures,
-                delay,
-            )
-        return True
-
-    def succeeded(self, item: InboxItem) -> None:
-        """Done with it (handled, or given up): its chat goes on."""
-        for counts in (self._tries, self._failures, self._answers):
-            counts.pop(item.update_id, None)
-        self._holds.pop(item.chat_id, None)
-
-    def held(self) -> frozenset[int | None]:
-        """Chats waiting now (None: updates without a chat)."""
-        now = self._clock()
-        for chat in [c for c, until in self._holds.items() if until <= now]:
-            del self._holds[chat]
-        return frozenset(self._holds)
-
-    def next_release(self) -> float | None:
-        """Seconds until the first waiting chat may go again; None if none waits."""
-        if not self._holds:
-            return None
-        return max(0.0, min(self._holds.values()) - self._clock())
 
 
 def _incoming(update: Update) -> Incoming:

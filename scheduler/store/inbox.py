@@ -32,9 +32,8 @@ the process ``MAX_ATTEMPTS`` times is ``abandoned`` rather than crashing it fore
 
 from __future__ import annotations
 
-import json
 import logging
-from collections.abc import Collection, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import NamedTuple
@@ -112,24 +111,18 @@ class Inbox:
                 stored += 1
         return stored
 
-    def pending(
-        self, limit: int = 100, *, skip_chats: Collection[int | None] = ()
-    ) -> list[InboxItem]:
+    def pending(self, limit: int = 100) -> list[InboxItem]:
         """Stored updates not yet handled, in the order to handle them: round-robin across
-        chats, each chat's own in arrival order (see the module doc). Chats in ``skip_chats``
-        (None: the updates that have no chat) are left out, all their updates."""
-        held = [c for c in skip_chats if c is not None]
+        chats, each chat's own in arrival order (see the module doc)."""
         # Ordered on ids and numbers alone, then the payloads of the first ``limit`` only.
         rows = self.db.conn.execute(
             "SELECT i.update_id, i.chat_id, i.payload, i.attempts FROM inbox i JOIN ("
             "  SELECT update_id, seq,"
             "   row_number() OVER (PARTITION BY chat_id ORDER BY seq) AS turn"
             "  FROM inbox WHERE status = 'pending'"
-            "   AND (chat_id IS NOT NULL OR NOT ?)"
-            "   AND (chat_id IS NULL OR chat_id NOT IN (SELECT value FROM json_each(?)))"
             "  ORDER BY turn, seq LIMIT ?"
             ") o USING (update_id) ORDER BY o.turn, o.seq",
-            (None in skip_chats, json.dumps(held), limit),
+            (limit,),
         ).fetchall()
         return [
             InboxItem(row["update_id"], row["payload"] or "", row["attempts"], row["chat_id"])
@@ -142,16 +135,6 @@ class Inbox:
         with self.db.transaction() as conn:
             conn.execute(
                 "UPDATE inbox SET attempts = attempts + 1"
-                " WHERE update_id = ? AND status = 'pending'",
-                (update_id,),
-            )
-
-    def retry(self, update_id: int) -> None:
-        """The attempt ended without crashing but must be repeated (Telegram was unreachable):
-        it does not count towards ``MAX_ATTEMPTS``."""
-        with self.db.transaction() as conn:
-            conn.execute(
-                "UPDATE inbox SET attempts = max(attempts - 1, 0)"
                 " WHERE update_id = ? AND status = 'pending'",
                 (update_id,),
             )
