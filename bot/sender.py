@@ -1,8 +1,11 @@
 """``TelegramSender``: the dispatcher's ``Sender`` port, spoken over the Bot API.
 
 Every Bot API error becomes one of the five outcomes in ``scheduler.sending``, so the dispatcher
-never sees a Telegram exception; only a rejected token is raised, because no retry can fix it and
-the process must stop. Also the keyboard encoding shared with the handlers that read the presses.
+never sees a Telegram exception; only a rejected token is raised (``TokenRejected``, an
+``InvalidToken`` and a ``NothingSent``), because no retry can fix it and the process must stop.
+Connection errors before the request left are retried; anything after it may have delivered the
+message and is ``Ambiguous``. Also the keyboard encoding shared with the handlers that read the
+presses.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from scheduler.sending import (
     Ambiguous,
     Button,
     Failed,
+    NothingSent,
     OutgoingMessage,
     RecipientGone,
     RetryLater,
@@ -130,39 +134,43 @@ class TelegramSender:
 
     async def _send_now(self, message: OutgoingMessage) -> SendResult:
         try:
+            markup = inline_keyboard(message)
+        except ValueError:  # callback data over 64 bytes: this message can never be sent
+            return Failed("bad_keyboard")
+        try:
             sent = await self._bot.send_message(
                 chat_id=message.chat_id,
                 text=message.text,
                 parse_mode=ParseMode.HTML,
-                reply_markup=inline_keyboard(message),
+                reply_markup=markup,
                 protect_content=message.protect_content,
                 # A preview card of a helpline site would crowd a short reminder.
                 link_preview_options=LinkPreviewOptions(is_disabled=True),
             )
-        except InvalidToken:
-            raise
+        except InvalidToken as exc:
+            # 401/404: Telegram refused the request itself, so nothing was sent; the process stops.
+            raise TokenRejected(exc.message) from exc
         except RetryAfter as exc:
             return RetryLater("flood_control", after=_retry_after(exc))
         except Forbidden as exc:
             return RecipientGone(f"forbidden: {_short(exc)}")
         except ChatMigrated:
             return Failed("chat_migrated")
-        # BadRequest and TimedOut are subclasses of NetworkError: they must come first.
+        # BadRequest is a NetworkError: it must come first.
         except BadRequest as exc:
             if any(marker in exc.message.lower() for marker in _GONE_MARKERS):
                 return RecipientGone(f"bad_request: {_short(exc)}")
             return Failed(f"bad_request: {_short(exc)}")
-        except TimedOut as exc:
-            # A connect or pool timeout sent nothing; a read or write timeout may have been
-            # delivered with its answer lost.
-            if _never_sent(exc):
-                return RetryLater("timed_out: connect")
-            return Ambiguous("timed_out")
-        except NetworkError as exc:
-            # Refused connections, a connection dropped before the answer and 5xx: retried.
-            return RetryLater(f"network: {_short(exc)}")
+        except NetworkError as exc:  # TimedOut included
+            return _network_outcome(exc)
         except TelegramError as exc:
-            return Failed(f"{type(exc).__name__}: {_short(exc)}")
+            # An answer came that could not be read ("Invalid server response"): the request
+            # reached Telegram, which may have delivered it.
+            return Ambiguous(f"{type(exc).__name__}: {_short(exc)}")
+        except Exception as exc:
+            # PTB raised on an answer it could not turn into a Message (a result of the wrong
+            # shape): the request went out. The name only: the text may echo the answer.
+            return Ambiguous(f"unreadable_answer: {type(exc).__name__}")
         return Sent(message_ref=sent.message_id)
 
     def _prune(self) -> None:
@@ -184,10 +192,39 @@ def _retry_after(exc: RetryAfter) -> timedelta:
     return value if isinstance(value, timedelta) else timedelta(seconds=value)
 
 
-def _never_sent(exc: TimedOut) -> bool:
-    """A timeout before the request went out: connecting, or waiting for a pooled connection."""
-    cause = exc.__cause__
-    return isinstance(cause, httpx.ConnectTimeout | httpx.PoolTimeout)
+# httpx errors raised before a byte of the request was written: no connection could be made, or
+# none was free in the pool. Everything else (ReadError, WriteError, RemoteProtocolError, a read
+# or write timeout) may come after Telegram had the request.
+_NEVER_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+
+
+def _never_sent(exc: NetworkError) -> bool:
+    """The request never left: PTB chains the httpx error it wraps as ``__cause__``."""
+    return isinstance(exc.__cause__, _NEVER_SENT)
+
+
+def _network_outcome(exc: NetworkError) -> RetryLater | Ambiguous:
+    """Retry what never left; everything else may have been delivered.
+
+    PTB raises ``NetworkError``/``TimedOut`` chained to an httpx error for transport failures,
+    and an unchained ``NetworkError`` for an HTTP error status it has no class for (5xx):
+    Telegram had the request then, and a gateway error does not say it was not delivered.
+    """
+    timed_out = isinstance(exc, TimedOut)
+    if _never_sent(exc):
+        return RetryLater("timed_out: connect" if timed_out else f"network: {_short(exc)}")
+    if timed_out:
+        return Ambiguous("timed_out")
+    if isinstance(exc.__cause__, httpx.HTTPError):
+        # The connection broke after the request was written (a dropped connection reads as
+        # RemoteProtocolError "Server disconnected without sending a response").
+        return Ambiguous(f"network: {_short(exc)}")
+    return Ambiguous(f"server_error: {_short(exc)}")
+
+
+class TokenRejected(InvalidToken, NothingSent):
+    """Telegram refused the bot's token: still an ``InvalidToken`` for the bot, which stops; a
+    ``NothingSent`` for the dispatcher, which puts the message back."""
 
 
 def _short(exc: TelegramError) -> str:

@@ -19,12 +19,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from scheduler.model import Role
+from scheduler.model import DeliveryStatus, Role
 from scheduler.rendering import DeliveryFacts, Renderer, render_delivery
 from scheduler.sending import (
     Ambiguous,
     Button,
     Failed,
+    NothingSent,
     OutgoingMessage,
     RecipientGone,
     RetryLater,
@@ -60,7 +61,7 @@ class DispatchReport:
     retried: int = 0  # postponed: transient errors and rows waiting behind them
     failed: int = 0
     cancelled: int = 0
-    unknown: int = 0  # no answer came (a read timeout): maybe delivered, never resent
+    unknown: int = 0  # the request may have been delivered (no usable answer): never resent
     next_due: datetime | None = None
 
 
@@ -134,11 +135,29 @@ class Dispatcher:
         return report
 
     async def _handle(self, row: ClaimedDelivery, now: datetime, held: dict[int, datetime]) -> str:
+        """Decide, send and record one claimed row. Whatever goes wrong in between, the row gets
+        an outcome before the next one is claimed: never left ``sending`` while the process runs
+        (only a kill leaves it so, for ``recover_in_flight``)."""
+        attempt = _Attempt()
+        try:
+            return await self._decide_and_send(row, now, held, attempt)
+        except NothingSent:
+            # Nothing can go out (the token was refused): put it back untouched and stop the run.
+            self.deliveries.record_retry(
+                row.id, due_at=row.due_at, reason="not_sent", count_attempt=False
+            )
+            raise
+        except Exception as exc:
+            return self._after_error(row, now, held, attempt, exc)
+
+    async def _decide_and_send(
+        self, row: ClaimedDelivery, now: datetime, held: dict[int, datetime], attempt: _Attempt
+    ) -> str:
         store = self.deliveries
         if self._current(now) >= row.deadline:  # a long run may have outlived it
             return self._skip(row, EXPIRED)
         if row.body is not None:
-            return await self._reply(row, row.body, now, held)
+            return await self._reply(row, row.body, now, held, attempt)
         ctx = store.render_context(row.id)
         if ctx is None:  # erased between claim and now: nothing left to record
             log.info("delivery %d: gone from the store before sending", row.id)
@@ -155,11 +174,16 @@ class Dispatcher:
             log.error("delivery %d: cannot render (%s)", row.id, type(exc).__name__)
             store.record_failed(row.id, RENDER_ERROR)
             return "failed"
-        result = await self._send(message)
+        result = await self._send(message, attempt)
         return self._record(row, ctx.chat_id, result, self._current(now), held)
 
     async def _reply(
-        self, row: ClaimedDelivery, body: str, now: datetime, held: dict[int, datetime]
+        self,
+        row: ClaimedDelivery,
+        body: str,
+        now: datetime,
+        held: dict[int, datetime],
+        attempt: _Attempt,
     ) -> str:
         """A queued reply: already rendered when the person acted, sent as it is. Stop, pause
         and quiet hours do not hold it back: it answers what the person just did."""
@@ -175,7 +199,7 @@ class Dispatcher:
             log.error("delivery %d: unreadable reply (%s)", row.id, type(exc).__name__)
             self.deliveries.record_failed(row.id, RENDER_ERROR)
             return "failed"
-        result = await self._send(message)
+        result = await self._send(message, attempt)
         outcome = self._record(row, chat_id, result, self._current(now), held)
         if row.recipient_id is None:
             # To someone not (or no longer) stored, e.g. the "erased" note after /forget: once
@@ -183,13 +207,43 @@ class Dispatcher:
             self.deliveries.erase_answered(row.id)
         return outcome
 
-    async def _send(self, message: OutgoingMessage) -> SendResult:
+    async def _send(self, message: OutgoingMessage, attempt: _Attempt) -> SendResult:
+        attempt.chat_id = message.chat_id
+        attempt.requested = True  # from here on the request may have gone out
         try:
             return await self.sender.send(message)
-        except Exception as exc:  # a sender bug must not stop the queue
-            # Only the type: an exception's message may carry text or a token-bearing URL.
+        except NothingSent:
+            raise
+        except Exception as exc:
+            # A sender bug, or a failure reading the answer: how far the send got is unknown, so
+            # it is not repeated as if nothing had gone out. Only the type is logged: an
+            # exception's message may carry text or a token-bearing URL.
             log.warning("delivery %d: sender raised %s", message.delivery_id, type(exc).__name__)
-            return RetryLater(reason=f"exception:{type(exc).__name__}")
+            return Ambiguous(reason=f"exception:{type(exc).__name__}")
+
+    def _after_error(
+        self,
+        row: ClaimedDelivery,
+        now: datetime,
+        held: dict[int, datetime],
+        attempt: _Attempt,
+        exc: Exception,
+    ) -> str:
+        """An exception between claim and record (a store error, a bug): record an outcome all
+        the same. Before the request it is a retry (counted, so a row that always fails ends);
+        once the request may have gone out, the ambiguous policy. If even that cannot be written
+        the error propagates (the store itself is failing)."""
+        log.error("delivery %d: error while dispatching (%s)", row.id, type(exc).__name__)
+        stored = self.deliveries.get(row.id)
+        if stored is None:
+            return "cancelled"
+        if stored.status is not DeliveryStatus.SENDING:
+            return _COUNTED_AS[stored.status]  # its outcome was recorded before the error
+        reason = f"error:{type(exc).__name__}"
+        current = self._current(now)
+        if attempt.requested:
+            return self._ambiguous(row, attempt.chat_id, reason, current, held)
+        return self._retry(row, attempt.chat_id, reason, None, current, held)
 
     def _record(
         self,
@@ -229,7 +283,7 @@ class Dispatcher:
     def _retry(
         self,
         row: ClaimedDelivery,
-        chat_id: int,
+        chat_id: int | None,
         reason: str,
         after: timedelta | None,
         now: datetime,
@@ -257,19 +311,22 @@ class Dispatcher:
         if due >= row.deadline:
             return self._skip(row, EXPIRED)
         store.record_retry(row.id, due_at=due, reason=reason, count_attempt=not paced)
-        held[chat_id] = due
+        if chat_id is not None:
+            held[chat_id] = due
         log.info("delivery %d: retry %d (%s)", row.id, row.attempts, reason)
         return "retried"
 
     def _ambiguous(
         self,
         row: ClaimedDelivery,
-        chat_id: int,
+        chat_id: int | None,
         reason: str,
         now: datetime,
         held: dict[int, datetime],
     ) -> str:
-        """No answer came: the person may have the message. The crash-recovery policy
+        """The request went out and no usable answer came (a read timeout, a connection lost
+        after the request, a 5xx, an answer that cannot be read, a sender exception): the person
+        may have the message. The crash-recovery policy
         (``Deliveries.recover_in_flight``): ``unknown`` and never resent, except an urgent row
         still before its deadline that has not come back before, which is tried once more
         (marked ``recovered``, the mark recovery uses, so the two share the one extra try).
@@ -280,7 +337,8 @@ class Dispatcher:
             due = now + max(backoff(row.attempts, self.rng), MIN_RETRY_DELAY)
             if current is not None and current.reason != RECOVERED and due < row.deadline:
                 store.record_retry(row.id, due_at=due, reason=RECOVERED)
-                held[chat_id] = due
+                if chat_id is not None:
+                    held[chat_id] = due
                 log.info("delivery %d: no answer (%s); urgent, tried once more", row.id, reason)
                 return "retried"
         store.record_unknown(row.id, f"ambiguous:{reason}")
@@ -346,3 +404,24 @@ def _refusal(ctx: RenderContext, row: ClaimedDelivery, now: datetime) -> tuple[s
     if ctx.paused_until is not None and ctx.paused_until > now and not row.urgent:
         return "skipped", PAUSED
     return None
+
+
+class _Attempt:
+    """How far one row got: whether its request may have gone out, and to which chat."""
+
+    __slots__ = ("chat_id", "requested")
+
+    def __init__(self) -> None:
+        self.chat_id: int | None = None
+        self.requested = False
+
+
+_COUNTED_AS = {
+    DeliveryStatus.PENDING: "retried",
+    DeliveryStatus.SENDING: "retried",
+    DeliveryStatus.SENT: "sent",
+    DeliveryStatus.SKIPPED: "skipped",
+    DeliveryStatus.CANCELLED: "cancelled",
+    DeliveryStatus.FAILED: "failed",
+    DeliveryStatus.UNKNOWN: "unknown",
+}

@@ -1,7 +1,9 @@
 """The port between the dispatcher and whatever delivers a message (Telegram, a test fake).
 
 Outcomes are a closed vocabulary so every sender maps its own errors onto the same five cases,
-and the dispatcher decides what each means for the delivery row.
+and the dispatcher decides what each means for the delivery row. What separates a retry from an
+ambiguous outcome is whether the request may have reached the platform: only an error before it
+went out (no connection, no free connection) is safe to repeat.
 """
 
 from __future__ import annotations
@@ -79,9 +81,10 @@ class RecipientGone:
 
 @dataclass(frozen=True)
 class RetryLater:
-    """Transient, and nothing was delivered: flood control, a refused connection, a 5xx, or the
-    sender's own pacing. ``after`` is the wait the platform (or the sender) asked for, if any;
-    such a retry is the platform's pace, not a failure, so it does not use up an attempt."""
+    """Transient, and nothing was delivered: flood control, a connection that could not be made
+    (refused, timed out, no free connection in the pool), or the sender's own pacing. ``after``
+    is the wait the platform (or the sender) asked for, if any; such a retry is the platform's
+    pace, not a failure, so it does not use up an attempt."""
 
     reason: str
     after: timedelta | None = None
@@ -96,11 +99,19 @@ class Failed:
 
 @dataclass(frozen=True)
 class Ambiguous:
-    """The request went out but no answer came (a read timeout): the person may or may not have
-    the message. Recorded as ``unknown`` and not resent, except an urgent message still before
-    its deadline, which is tried once more (a duplicate "don't drive" is harmless)."""
+    """The request went out and no usable answer came: a read timeout, the connection lost after
+    the request was written, a 5xx, an answer that could not be read. The person may or may not
+    have the message. Recorded as ``unknown`` and not resent, except an urgent message still
+    before its deadline, which is tried once more (a duplicate "don't drive" is harmless).
+    The dispatcher treats an exception a sender raises the same way: it cannot know how far the
+    send got."""
 
     reason: str
+
+
+class NothingSent(Exception):
+    """Raised by a sender that can send nothing at all (the platform refused the bot's token):
+    this message did not go out, so the dispatcher puts it back and stops the run."""
 
 
 SendResult = Sent | RecipientGone | RetryLater | Ambiguous | Failed
@@ -108,5 +119,6 @@ SendResult = Sent | RecipientGone | RetryLater | Ambiguous | Failed
 
 class Sender(Protocol):
     async def send(self, message: OutgoingMessage) -> SendResult:
-        """Deliver one message and say what happened. Must not raise for platform errors."""
+        """Deliver one message and say what happened. Must not raise for platform errors; raises
+        ``NothingSent`` (or a subclass) only when no message can go out at all."""
         ...

@@ -480,16 +480,19 @@ async def test_a_retry_past_the_deadline_is_skipped_instead(world: World) -> Non
     assert world.status("k") == ("skipped", "expired")
 
 
-async def test_a_sender_exception_is_a_retry_and_its_text_is_not_logged(
+async def test_a_sender_exception_is_ambiguous_and_its_text_is_not_logged(
     world: World, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """A raising sender postpones the row; the log names the type, never the message."""
+    """A raising sender may have got the request out: the row is unknown and not resent (never
+    retried as if nothing had been sent); the log names the type, never the message."""
     caplog.set_level(logging.DEBUG)
     world.plan(to_patient(world, "k", T0))
     world.sender.script(RuntimeError("https://api.telegram.org/bot123:SECRET/sendMessage"))
     report = await world.dispatcher.dispatch_due(T0)
-    assert report.retried == 1
-    assert world.status("k") == ("pending", "exception:RuntimeError")
+    assert report.unknown == 1
+    assert world.status("k") == ("unknown", "ambiguous:exception:RuntimeError")
+    await world.dispatcher.dispatch_due(T0 + timedelta(hours=1))
+    assert len(world.sender.sent) == 1
     assert "RuntimeError" in caplog.text
     assert "SECRET" not in caplog.text
 

@@ -151,19 +151,47 @@ async def test_a_400_fails_that_message_only_and_logs_no_text(
     assert text and text[:40] not in caplog.text
 
 
-async def test_a_dropped_connection_is_retried_later_and_sent_once(harness: BotHarness) -> None:
-    """The fake closes the connection before answering: nothing reached the person, so the
-    row is retried after a back-off, and sent once."""
+async def test_a_connection_dropped_mid_send_is_unknown_and_never_resent(
+    harness: BotHarness,
+) -> None:
+    """The fake reads the request, then closes the connection without answering: Telegram may
+    have delivered it, so a reminder is recorded unknown after exactly one request, and the
+    rows after it still go."""
     patient = _register(harness)
     harness.api.add_fault(Fault.dropped(method="sendMessage", chat_id=PATIENT))
     due = _first_due(harness)
     first = await harness.advance_to(due)
-    assert first.retried >= 1
-    await harness.advance_to(due + timedelta(minutes=2))
+    assert (first.unknown, first.retried) == (1, 0)
+    await harness.advance_to(due + timedelta(hours=2))
     rows = _rows(harness, patient)
     earliest = min(rows, key=lambda r: (r.due_at, r.id))
-    assert earliest.status.value == "sent" and earliest.attempts == 2
-    assert len(harness.api.sent_to(PATIENT)) == sum(r.status.value == "sent" for r in rows)
+    assert not earliest.urgent and earliest.status.value == "unknown"
+    assert (earliest.reason or "").startswith("ambiguous:network: httpx.RemoteProtocolError")
+    assert earliest.attempts == 1
+    assert len(harness.api.calls("sendMessage")) == 1  # the one request, never repeated
+    later = [r for r in rows if r.id != earliest.id and r.due_at <= due + timedelta(hours=2)]
+    assert all(r.status.value == "sent" for r in later)
+
+
+async def test_an_urgent_message_dropped_mid_send_goes_once_more_and_no_more(
+    harness: BotHarness,
+) -> None:
+    """An urgent message whose connection dropped after the request goes once more (a second
+    "last steps" is harmless, a missing one is not); dropped again, it is unknown: two requests
+    in all, never a third."""
+    patient = _register(harness)
+    urgent = min((r for r in _rows(harness, patient) if r.urgent), key=lambda r: r.due_at)
+    await harness.advance_to(urgent.due_at - timedelta(minutes=1))
+    mark = harness.api.mark()
+    harness.api.add_fault(Fault.dropped(method="sendMessage", chat_id=PATIENT, times=2))
+    report = await harness.advance_to(urgent.due_at)
+    assert report.retried == 1
+    await harness.advance_to(urgent.due_at + timedelta(minutes=5))
+    after = Deliveries(harness.services.db).get(urgent.id)
+    assert after is not None and after.status.value == "unknown"
+    calls = harness.api.calls("sendMessage", since=mark)
+    assert [c.status for c in calls] == [0, 0]  # dropped twice, not tried a third time
+    assert calls[0].params["text"] == calls[1].params["text"]
 
 
 # -- 429 at full scale ----------------------------------------------------------------------------

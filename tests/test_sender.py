@@ -5,21 +5,23 @@ from __future__ import annotations
 import asyncio
 import socket
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from datetime import timedelta
 
 import httpx
 import pytest
 from telegram import Bot
-from telegram.error import InvalidToken, TimedOut
+from telegram.error import InvalidToken, NetworkError, TimedOut
 from telegram.request import HTTPXRequest
 
-from bot.offline.fake_api import FakeBotApi, Fault
+from bot.offline.fake_api import JSON, Call, FakeBotApi, Fault, Upload
 from bot.sender import TelegramSender, callback_data, inline_keyboard, parse_callback_data
 from scheduler.sending import (
     Ambiguous,
     Button,
     Failed,
     KeyboardButton,
+    NothingSent,
     OutgoingMessage,
     RecipientGone,
     RetryLater,
@@ -98,8 +100,9 @@ async def test_sends_html_with_buttons_and_protection(
             Fault.bad_request("message must be non-empty"),
             Failed("bad_request: Message must be non-empty"),
         ),
-        (Fault.server_error(500), RetryLater("network: Internal Server Error")),
-        (Fault.server_error(502), RetryLater("network: Bad Gateway")),
+        # Telegram had the request: a 5xx does not say it was not delivered.
+        (Fault.server_error(500), Ambiguous("server_error: Internal Server Error")),
+        (Fault.server_error(502), Ambiguous("server_error: Bad Gateway")),
     ],
     ids=["429", "403-blocked", "400-chat-not-found", "400-deactivated", "400-other", "500", "502"],
 )
@@ -117,13 +120,17 @@ async def test_html_telegram_refuses_is_failed(sender: TelegramSender) -> None:
     assert isinstance(result, Failed) and "parse entities" in result.reason
 
 
-async def test_dropped_connection_is_retry_later(
+async def test_a_connection_dropped_after_the_request_is_ambiguous(
     sender: TelegramSender, fake_api: FakeBotApi
 ) -> None:
-    """A connection cut before an answer is transient."""
+    """The fake read the whole request, then closed the connection without answering: Telegram
+    may have delivered it, so it is not a retry."""
     fake_api.add_fault(Fault.dropped())
     result = await sender.send(message())
-    assert isinstance(result, RetryLater) and result.reason.startswith("network")
+    assert result == Ambiguous(
+        "network: httpx.RemoteProtocolError: Server disconnected without sending a response."
+    )
+    assert len(fake_api.calls("sendMessage")) == 1
 
 
 async def test_read_timeout_is_ambiguous(fake_api: FakeBotApi, fake_time: FakeTime) -> None:
@@ -163,6 +170,68 @@ async def test_timeouts_before_sending_retry_and_after_are_ambiguous(
     """Only a timeout after the request went out may have delivered it."""
     sender = TelegramSender(TimingOutBot(cause), clock=fake_time, sleep=fake_time.sleep)  # type: ignore[arg-type]
     assert await sender.send(message()) == expected
+
+
+class FailingBot:
+    """Raises PTB's ``NetworkError`` the way its HTTPX request does: chained to httpx's error."""
+
+    def __init__(self, cause: Exception) -> None:
+        self.cause = cause
+
+    async def send_message(self, **_: object) -> None:
+        raise NetworkError(f"httpx.{type(self.cause).__name__}: {self.cause}") from self.cause
+
+
+@pytest.mark.parametrize(
+    ("cause", "expected"),
+    [
+        (httpx.ConnectError("refused"), RetryLater("network: httpx.ConnectError: refused")),
+        (httpx.ReadError("reset"), Ambiguous("network: httpx.ReadError: reset")),
+        (httpx.WriteError("broken pipe"), Ambiguous("network: httpx.WriteError: broken pipe")),
+        (
+            httpx.RemoteProtocolError("disconnected"),
+            Ambiguous("network: httpx.RemoteProtocolError: disconnected"),
+        ),
+    ],
+    ids=["connect", "read", "write", "remote-protocol"],
+)
+async def test_network_errors_before_sending_retry_and_after_are_ambiguous(
+    fake_time: FakeTime, cause: Exception, expected: object
+) -> None:
+    """Only a connection that was never made is safe to repeat; a connection that broke once
+    the request was on its way may have delivered it."""
+    sender = TelegramSender(FailingBot(cause), clock=fake_time, sleep=fake_time.sleep)  # type: ignore[arg-type]
+    assert await sender.send(message()) == expected
+
+
+async def test_an_answer_that_cannot_be_read_is_ambiguous(
+    sender: TelegramSender, fake_api: FakeBotApi, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Telegram took the message and answered with a result PTB cannot read as a Message: the
+    person has it, so the outcome is ambiguous (never a retry), after one request."""
+    answer = fake_api.handle
+
+    def garbled(token: str, method: str, params: JSON, files: tuple[Upload, ...]) -> Call:
+        call = answer(token, method, params, files)
+        return replace(call, result={"message_id": 7}) if method == "sendMessage" else call
+
+    monkeypatch.setattr(fake_api, "handle", garbled)
+    assert await sender.send(message()) == Ambiguous("unreadable_answer: KeyError")
+    assert len(fake_api.sent_to(CHAT)) == 1
+
+
+async def test_a_rejected_token_is_nothing_sent_for_the_dispatcher(
+    fake_api: FakeBotApi, fake_time: FakeTime
+) -> None:
+    """Still an ``InvalidToken`` for the bot (which stops), and a ``NothingSent`` for the
+    dispatcher, which puts the message back instead of counting it as maybe delivered."""
+    async with Bot(fake_api.token, base_url=fake_api.base_url) as bot:
+        fake_api.bad_token = fake_api.token
+        sender = TelegramSender(bot, clock=fake_time, sleep=fake_time.sleep)
+        with pytest.raises(NothingSent) as raised:
+            await sender.send(message())
+        fake_api.bad_token = None
+    assert isinstance(raised.value, InvalidToken)
 
 
 async def test_connection_refused_is_retry_later(fake_time: FakeTime) -> None:
