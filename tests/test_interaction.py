@@ -18,7 +18,7 @@ from bot.offline.fake_api import JSON, Call, Fault
 from bot.polling import Poller
 from scheduler.model import Kind, Person
 from scheduler.store.inbox import Inbox, Incoming
-from tests.botharness import FAMILY, PATIENT, BotHarness, texts
+from tests.botharness import FAMILY, PATIENT, BotHarness, shared_catalog, texts
 
 BERLIN = "Europe/Berlin"
 CRISIS = "988"
@@ -379,3 +379,12 @@ async def test_an_old_button_after_forget_acts_on_nothing_new(harness: BotHarnes
     await harness.press(PATIENT, f"cxy:{old.id}", message_id=1)
     assert last_answer(harness) == "That button is no longer valid."
     assert sessions(harness) == ["2026-12-05 10:00"]
+
+
+def test_every_cannot_use_that_reply_keeps_the_crisis_line_in_every_locale() -> None:
+    """What the bot says when it cannot use what someone sent always carries the crisis line."""
+    catalog = shared_catalog()
+    for code in catalog.locales:
+        replies = catalog.texts(code).replies
+        for key in ("unknown_text", "unknown_command", "step_help", "onboarding_name_reprompt"):
+            assert "{crisis_line}" in replies[key], (code, key)
