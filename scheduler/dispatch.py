@@ -19,6 +19,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from messages import Audience, Catalog
+
 from scheduler.model import DeliveryStatus, Role
 from scheduler.rendering import DeliveryFacts, Renderer, render_delivery
 from scheduler.sending import (
@@ -35,6 +37,7 @@ from scheduler.sending import (
 )
 from scheduler.store.db import Database
 from scheduler.store.deliveries import RECOVERED, ClaimedDelivery, Deliveries, RenderContext
+from scheduler.timeline import session_key_part
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +47,7 @@ STOPPED = "stopped"
 RECIPIENT_GONE = "recipient_gone"
 UNLINKED = "unlinked"
 SESSION_CANCELLED = "session_cancelled"
+SESSION_MOVED = "session_moved"  # claimed for the session's old time; the new plan has its own row
 RENDER_ERROR = "render_error"
 RETRIES_EXHAUSTED = "retries_exhausted"
 
@@ -90,6 +94,12 @@ class Dispatcher:
             raise ValueError("max_attempts must be at least 1")
         self.deliveries = Deliveries(db)
         self.catalog = catalog
+        # Who each timeline message is written for; protection follows it, not the reader's role.
+        self.audiences: dict[str, Audience] = (
+            {entry.id: entry.audience for entry in catalog.timeline}
+            if isinstance(catalog, Catalog)
+            else {}
+        )
         self.sender = sender
         self.crisis_line = crisis_line
         self.max_attempts = max_attempts
@@ -166,6 +176,8 @@ class Dispatcher:
         if refusal is not None:
             status, reason = refusal
             return self._skip(row, reason) if status == "skipped" else self._cancel(row, reason)
+        if _moved(row, ctx):
+            return self._skip(row, SESSION_MOVED)
         if ctx.chat_id in held:
             return self._requeue_behind(row, held, ctx.chat_id)
         try:
@@ -185,8 +197,9 @@ class Dispatcher:
         held: dict[int, datetime],
         attempt: _Attempt,
     ) -> str:
-        """A queued reply: already rendered when the person acted, sent as it is. Stop, pause
-        and quiet hours do not hold it back: it answers what the person just did."""
+        """A queued reply: already rendered when the person acted, sent as it is. Stop, pause,
+        quiet hours and the session's current time do not hold it back: it answers what the
+        person just did."""
         chat_id = row.chat_id
         if chat_id is None:  # queue_reply always sets it; an old or forged row cannot be sent
             self.deliveries.record_failed(row.id, "no_chat")
@@ -364,11 +377,20 @@ class Dispatcher:
         log.info("delivery %d: cancelled (%s)", row.id, reason)
         return "cancelled"
 
+    def _for_family(self, row: ClaimedDelivery) -> bool:
+        """Whether the message is written for family: the timeline entry says so, or it goes to
+        someone other than the patient it is about. The recipient's own role does not count: a
+        patient can also be someone else's family member."""
+        audience = self.audiences.get(row.message_id)
+        return audience is Audience.FAMILY or row.recipient_id != row.patient_id
+
     def _message(self, row: ClaimedDelivery, ctx: RenderContext, now: datetime) -> OutgoingMessage:
+        family = self._for_family(row)
         # The preview renders through the same function, so what an operator reviews is sent.
         facts = DeliveryFacts(
             message_id=row.message_id,
-            role=ctx.role,
+            # What the reader is to this message: a family text never gets a patient's name.
+            role=Role.FAMILY if family else ctx.role,
             zone=ctx.zone,
             locale=ctx.locale,
             wording=ctx.wording,
@@ -387,7 +409,7 @@ class Dispatcher:
             buttons=tuple(
                 Button(action=action, ref=row.id, label=label) for action, label in rendered.buttons
             ),
-            protect_content=ctx.role is Role.FAMILY,
+            protect_content=family,  # every family message: no forwarding or saving
         )
 
 
@@ -404,6 +426,19 @@ def _refusal(ctx: RenderContext, row: ClaimedDelivery, now: datetime) -> tuple[s
     if ctx.paused_until is not None and ctx.paused_until > now and not row.urgent:
         return "skipped", PAUSED
     return None
+
+
+def _moved(row: ClaimedDelivery, ctx: RenderContext) -> bool:
+    """The row was planned for another start of its session than the session has now.
+
+    Session rows carry the session's local start in their key (``s{id}@{local start}:...``,
+    snoozed copies too); series-wide rows and replies carry none and are not judged here.
+    """
+    if row.session_id is None or ctx.session is None:
+        return False
+    if not row.key.startswith(f"s{row.session_id}@"):
+        return False
+    return not row.key.startswith(session_key_part(ctx.session) + ":")
 
 
 class _Attempt:
