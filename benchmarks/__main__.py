@@ -17,6 +17,9 @@ Scenarios (docs/benchmarks.md explains each figure and which code path it used):
 4. morning burst    ``burst``: N chats due at one instant, against a fake enforcing 30/s, 1/s/chat.
 5. side by side     ``side_by_side``: the same start-up with one APScheduler job per reminder;
                     ``side_by_side_extrapolated`` where a size is not measured.
+6. re-planning      ``replan_companion_settings`` / ``_add``: on the databases of 1, patients
+                    spread over them each get one domain call that re-plans them (a quiet-hours
+                    change; one more session), each its own transaction, as the bot makes them.
 """
 
 from __future__ import annotations
@@ -65,6 +68,8 @@ class Config:
     paced_seconds: float
     paced_chats: int
     burst_chats: int
+    replan_sizes: tuple[int, ...] = ()  # sizes scenario 6 re-plans patients at
+    replan_calls: int = 0  # domain calls per kind of change in scenario 6
     rtt_ms: float = 0.0  # also a burst against a fake that answers this much later (0: off)
     rtt_burst_chats: int = 0
     huge: bool = False  # also start-up at HUGE_FACTOR times the largest size
@@ -81,6 +86,8 @@ FULL = Config(
     paced_seconds=60.0,
     paced_chats=500,
     burst_chats=3_000,
+    replan_sizes=(100 * K, 1 * M),
+    replan_calls=2_000,
     rtt_ms=50.0,
     rtt_burst_chats=600,
 )
@@ -95,6 +102,8 @@ QUICK = Config(
     paced_seconds=8.0,
     paced_chats=100,
     burst_chats=300,
+    replan_sizes=(10 * K,),
+    replan_calls=172,
 )
 # For the smoke test: every scenario and metric, as small as they go.
 SMOKE = Config(
@@ -108,6 +117,8 @@ SMOKE = Config(
     paced_seconds=1.0,
     paced_chats=25,
     burst_chats=40,
+    replan_sizes=(300,),
+    replan_calls=5,
 )
 
 
@@ -335,6 +346,28 @@ def burst(run: Run, config: Config) -> None:
     run.add(scenario, n, "burst_429s", got["fake_429s"])
 
 
+# -- scenario 6 --------------------------------------------------------------------------------
+
+
+def replanning(run: Run, config: Config, databases: dict[int, Path]) -> None:
+    """Re-plans through the domain calls; changes the databases, so it runs after 2 and 5."""
+    for n, db in databases.items():
+        if n not in config.replan_sizes:
+            continue
+        for how in ("settings", "add"):
+            with run.step(f"re-plan, {how}, {config.replan_calls:,} calls, {size_label(n)} stored"):
+                got = run_child(
+                    "benchmarks.replanning", str(db), str(config.replan_calls), how, timeout=1800
+                )
+            scenario = f"replan_companion_{how}"
+            run.add(scenario, n, "plan_deliveries_per_s", got["per_s"])
+            run.add(scenario, n, "ms_per_call", got["ms_per_call"], "ms")
+            run.add(scenario, n, "cpu_ms_per_call", got["cpu_s"] / got["calls"] * 1000, "ms")
+            run.add(scenario, n, "planned_deliveries", got["planned"], "count")
+            run.add(scenario, n, "row_changes", got["row_changes"], "count")
+            run.add(scenario, n, "calls", got["calls"], "count")
+
+
 # -- --huge ------------------------------------------------------------------------------------
 
 
@@ -396,8 +429,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--only",
         nargs="+",
-        choices=("plan", "startup", "side", "dispatch", "burst"),
-        help="run only these scenarios (plan is needed by startup and side)",
+        choices=("plan", "startup", "side", "dispatch", "burst", "replan"),
+        help="run only these scenarios (plan is needed by startup, side and replan)",
     )
     parser.add_argument("--workdir", type=Path, help="scratch directory (default: a temp dir)")
     parser.add_argument("--keep", action="store_true", help="keep the scratch databases")
@@ -405,8 +438,8 @@ def main(argv: list[str] | None = None) -> int:
     config = SMOKE if args.smoke else QUICK if args.quick else FULL
     if args.huge:
         config = replace(config, huge=True)
-    only = set(args.only or ("plan", "startup", "side", "dispatch", "burst"))
-    if only & {"startup", "side"}:
+    only = set(args.only or ("plan", "startup", "side", "dispatch", "burst", "replan"))
+    if only & {"startup", "side", "replan"}:
         only.add("plan")
     workdir = Path(tempfile.mkdtemp(prefix="companion-bench-", dir=args.workdir))
     run = Run(workdir)
@@ -423,6 +456,8 @@ def main(argv: list[str] | None = None) -> int:
                 side_by_side(run, config, databases, fake, at_1m=args.apscheduler_1m)
             if config.huge:
                 huge(run, config, databases, fake)
+        if "replan" in only:
+            replanning(run, config, databases)
         if "dispatch" in only:
             dispatch(run, config)
         if "burst" in only:

@@ -5,9 +5,10 @@ Two paths write the same plans:
 ``companion``  the domain calls the bot makes, one call per step, each its own transaction:
                ``register_patient``, six ``add_session``, ``create_invite``, ``redeem_invite``,
                ``approve_link`` (every ``add_session`` and the approval re-plan the patient).
-``bulk``       the same rows through the stores (``People``, ``Sessions``, ``Links``), then one
-               ``plan_deliveries`` and one ``Deliveries.replace_plan`` per patient, 1,000
-               patients per transaction: the planner and the plan writer, without re-planning.
+``bulk``       the same rows through the stores (``People``, ``Sessions`` and their series,
+               ``Links``), then one ``plan_deliveries`` and one ``Deliveries.replace_plan`` per
+               patient, 1,000 patients per transaction: the planner and the plan writer, without
+               re-planning.
 
 Planning happens "as of" :func:`planning_now` (noon UTC tomorrow), so every pending row lies in
 the future when the database is opened later, including the family welcome (due on approval).
@@ -147,8 +148,13 @@ def enrol_bulk(
                 patient = store_people.create(
                     spec.chat_id, Role.PATIENT, f"P{spec.index}", spec.zone, now
                 )
+                # One series, as ``Companion.add_session`` makes: a re-plan then finds every
+                # session already in it (scenario 6 re-plans these patients).
+                series = store_sessions.series.create(patient.id, now)
                 sessions = [
-                    store_sessions.add(patient.id, start, spec.zone, spec.kind, now)
+                    store_sessions.add(
+                        patient.id, start, spec.zone, spec.kind, now, series_id=series.id
+                    )
                     for start in spec.starts
                 ]
                 member = store_people.create(
@@ -156,7 +162,12 @@ def enrol_bulk(
                 )
                 links.approve(links.create_pending(patient.id, member.id, now), now)
                 planned = plan_deliveries(
-                    patient, sessions, links.for_planning(patient.id), timeline, now
+                    patient,
+                    sessions,
+                    links.for_planning(patient.id),
+                    timeline,
+                    now,
+                    series=[series],
                 )
                 deliveries.replace_plan(patient.id, planned)
 
