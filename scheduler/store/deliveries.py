@@ -170,6 +170,8 @@ class Deliveries:
                 if row is None:
                     if _stale(old, rows):
                         stale.append((old[0],))
+                elif old[11] == 0 and old[2:11] == row:
+                    continue  # as planned, never attempted: nothing to write (most rows)
                 elif _replaceable(old):
                     new = _merged(old, row)
                     if new != old[2:12]:
