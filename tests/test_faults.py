@@ -109,9 +109,10 @@ def test_a_429_storm_loses_nothing_and_no_chat_is_asked_before_its_wait(
 def test_5xx_and_the_server_down_are_waited_out_without_a_restart(
     fake_api: FakeBotApi, tmp_path: Path, timeline: tuple[TimelineEntry, ...]
 ) -> None:
-    """Three seconds of 502 for every request, then three seconds of connection refused: the
-    same process answers the command whose reply met the outage, and sends the deliveries
-    that fell due in it (after their back-off), each once."""
+    """Three seconds of 502 for polling and for the patient's chat, then three seconds of
+    connection refused: the same process answers the command whose reply met the 502s (a 502
+    may have been delivered, so an answer is tried once more, as after a crash), and sends the
+    deliveries that fell due while the server was down (after their back-off), each once."""
     db_path = tmp_path / "companion.db"
     seed_due(db_path, timeline, people=5, messages=("provider_first",), due_in=timedelta(seconds=6))
     process = BotProcess(fake_api, db_path, tmp_path / "logs")
@@ -119,7 +120,10 @@ def test_5xx_and_the_server_down_are_waited_out_without_a_restart(
         process.wait_polling()
         outage_began = time.monotonic()
         fake_api.add_text(PATIENT, "/help")  # its reply meets the 502s
-        fake_api.add_fault(Fault.server_error(502, times=None).lasting(3.0))
+        fake_api.add_fault(Fault.server_error(502, method="getUpdates", times=None).lasting(3.0))
+        fake_api.add_fault(
+            Fault.server_error(502, method="sendMessage", chat_id=PATIENT, times=None).lasting(3.0)
+        )
         time.sleep(3.0)
         fake_api.down()
         time.sleep(3.0)

@@ -388,3 +388,20 @@ def test_every_cannot_use_that_reply_keeps_the_crisis_line_in_every_locale() -> 
         replies = catalog.texts(code).replies
         for key in ("unknown_text", "unknown_command", "step_help", "onboarding_name_reprompt"):
             assert "{crisis_line}" in replies[key], (code, key)
+
+
+async def test_a_family_note_to_someone_who_is_also_a_patient_is_protected(
+    harness: BotHarness,
+) -> None:
+    """Protection follows what the message is, not who reads it: FAMILY has sessions of their
+    own, and still gets the note about the patient's cancelled session protected."""
+    patient = registered(harness)
+    member = with_family(harness, patient)
+    harness.services.companion.register_patient(FAMILY, "Bo", BERLIN, harness.clock.now())
+    assert person(harness, FAMILY).id == member.id
+    session = harness.services.companion.add_session(
+        patient.id, wall("2026-12-04 10:00"), Kind.IV, harness.clock.now()
+    )
+    await harness.press(PATIENT, f"cxy:{session.id}", message_id=1)
+    (note,) = [c for c in harness.api.sent_to(FAMILY) if "is cancelled" in (c.plain_text or "")]
+    assert note.params.get("protect_content") is True

@@ -97,6 +97,7 @@ def join_button(turn: Turn) -> None:
             "family_approve_ask",
             name=link.name,
             keyboard=_decide_keyboard(turn, joined.patient, link),
+            own=True,
         )
 
 

@@ -72,4 +72,5 @@ def _ride(turn: Turn, delivery_id: int) -> None:
             name=person.display_name,
             session_date=start,
             session_time=start,
+            own=True,
         )

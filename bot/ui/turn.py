@@ -167,15 +167,16 @@ class Turn:
         *,
         keyboard: Keyboard | None = None,
         values: Mapping[str, object] | None = None,
+        own: bool = False,
         **more: object,
     ) -> None:
-        """A catalog message to someone else, in their language, queued with the change. Family
-        members' copies are always protected (no forwarding or saving)."""
+        """A catalog message to someone else, in their language, queued with the change.
+        Protected (no forwarding or saving) unless it is about the reader's ``own`` sessions:
+        protection follows what the message is, so a family note reaches someone who is also a
+        patient protected too."""
         merged = {"crisis_line": self.services.settings.crisis_line, **(values or {}), **more}
         text = self.catalog.render_reply(person.locale, key, **merged)
-        self.unit.send(
-            _message(person.chat_id, text, keyboard, protect=_protect(person)), person.id
-        )
+        self.unit.send(_message(person.chat_id, text, keyboard, protect=not own), person.id)
 
     # -- the pressed button (after the commit, best effort) ----------------------------------------
 
