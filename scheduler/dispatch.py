@@ -21,6 +21,7 @@ from datetime import datetime, timedelta
 
 from messages import Audience, Catalog
 
+from scheduler.localtime import quiet_period_end
 from scheduler.model import DeliveryStatus, Role
 from scheduler.rendering import DeliveryFacts, Renderer, render_delivery
 from scheduler.sending import (
@@ -37,6 +38,7 @@ from scheduler.sending import (
 )
 from scheduler.store.db import Database
 from scheduler.store.deliveries import RECOVERED, ClaimedDelivery, Deliveries, RenderContext
+from scheduler.store.people import People
 from scheduler.timeline import session_key_part
 
 log = logging.getLogger(__name__)
@@ -48,6 +50,7 @@ RECIPIENT_GONE = "recipient_gone"
 UNLINKED = "unlinked"
 SESSION_CANCELLED = "session_cancelled"
 SESSION_MOVED = "session_moved"  # claimed for the session's old time; the new plan has its own row
+QUIET_HOURS = "quiet_hours"  # held until the recipient's quiet hours end, or skipped if too late
 RENDER_ERROR = "render_error"
 RETRIES_EXHAUSTED = "retries_exhausted"
 
@@ -93,6 +96,7 @@ class Dispatcher:
         if max_attempts < 1:
             raise ValueError("max_attempts must be at least 1")
         self.deliveries = Deliveries(db)
+        self.people = People(db)
         self.catalog = catalog
         # Who each timeline message is written for; protection follows it, not the reader's role.
         self.audiences: dict[str, Audience] = (
@@ -164,7 +168,8 @@ class Dispatcher:
         self, row: ClaimedDelivery, now: datetime, held: dict[int, datetime], attempt: _Attempt
     ) -> str:
         store = self.deliveries
-        if self._current(now) >= row.deadline:  # a long run may have outlived it
+        current = self._current(now)
+        if current >= row.deadline:  # a long run may have outlived it
             return self._skip(row, EXPIRED)
         if row.body is not None:
             return await self._reply(row, row.body, now, held, attempt)
@@ -178,6 +183,10 @@ class Dispatcher:
             return self._skip(row, reason) if status == "skipped" else self._cancel(row, reason)
         if _moved(row, ctx):
             return self._skip(row, SESSION_MOVED)
+        if not row.urgent:
+            held_until = self._quiet_until(ctx, current)
+            if held_until is not None:
+                return self._hold_for_quiet_hours(row, held_until)
         if ctx.chat_id in held:
             return self._requeue_behind(row, held, ctx.chat_id)
         try:
@@ -357,6 +366,25 @@ class Dispatcher:
         store.record_unknown(row.id, f"ambiguous:{reason}")
         log.warning("delivery %d: no answer (%s); outcome unknown, not resent", row.id, reason)
         return "unknown"
+
+    def _quiet_until(self, ctx: RenderContext, now: datetime) -> datetime | None:
+        """When the recipient's quiet hours around ``now`` end, or None when they are not in
+        them. The planner keeps plans out of quiet hours; a retry, a wait behind a flood limit or
+        a catch-up after an outage can still fall due in them."""
+        person = self.people.get(ctx.recipient_id)
+        if person is None:
+            return None
+        return quiet_period_end(now, person.quiet, ctx.zone)
+
+    def _hold_for_quiet_hours(self, row: ClaimedDelivery, until: datetime) -> str:
+        """Not at night: back to pending for the morning, uncounted, if it is still relevant
+        then; skipped otherwise. Later messages to the chat are not held: an urgent one still
+        goes now."""
+        if until >= row.deadline:
+            return self._skip(row, QUIET_HOURS)
+        self.deliveries.record_retry(row.id, due_at=until, reason=QUIET_HOURS, count_attempt=False)
+        log.info("delivery %d: held for the end of quiet hours", row.id)
+        return "retried"
 
     def _requeue_behind(self, row: ClaimedDelivery, held: dict[int, datetime], chat_id: int) -> str:
         due = max(held[chat_id] + _TICK, row.due_at)

@@ -80,6 +80,11 @@ def world(tmp_path: Path) -> Iterator[World]:
     db = Database(tmp_path / "companion.db")
     patient = add_person(db, PATIENT_CHAT, zone="Europe/Berlin", display_name="Alex")
     family = add_person(db, FAMILY_CHAT, role="family", zone="America/New_York")
+    # T0 is 03:00 in New York: without quiet hours, so these tests see the family's messages go
+    # (quiet hours at send time have their own tests in test_dispatch_send_time.py).
+    db.conn.execute(
+        "UPDATE people SET quiet_start = NULL, quiet_end = NULL WHERE id = ?", (family,)
+    )
     link_family(db, patient, family)
     session = add_session(db, patient, "2026-12-02T10:00", zone="Europe/Berlin")
     sender = FakeSender()

@@ -1,5 +1,5 @@
 """What the dispatcher checks again when a row is sent, not only when it was planned: the
-session's current time, and whom the message is written for.
+recipient's quiet hours, the session's current time, and whom the message is written for.
 
 A real SQLite file, a hand-moved clock (each run's ``now``), a fake sender; no sleeps.
 """
@@ -9,7 +9,7 @@ from __future__ import annotations
 import random
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -19,6 +19,7 @@ from messages import Catalog
 from scheduler.companion import Companion
 from scheduler.dispatch import Dispatcher
 from scheduler.model import Kind
+from scheduler.sending import OutgoingMessage, RetryLater
 from scheduler.store import ClaimedDelivery, Database, Deliveries
 from tests.fakes import FakeRenderer, FakeSender, add_person, add_session, link_family, planned
 
@@ -68,8 +69,8 @@ class World:
 
 @pytest.fixture
 def world(tmp_path: Path) -> Iterator[World]:
-    """A patient in Berlin and a family member in New York, and a session on 2 December at 10:00
-    in Berlin."""
+    """A patient in Berlin and a family member in New York, both with the default quiet hours
+    (21:30 to 08:00 on their own clocks), and a session on 2 December at 10:00 in Berlin."""
     db = Database(tmp_path / "companion.db")
     patient = add_person(db, PATIENT_CHAT, zone="Europe/Berlin")
     family = add_person(db, FAMILY_CHAT, role="family", zone="America/New_York")
@@ -81,6 +82,76 @@ def world(tmp_path: Path) -> Iterator[World]:
     )
     yield World(db, Deliveries(db), sender, dispatcher, patient, family, session)
     db.close()
+
+
+# -- quiet hours -----------------------------------------------------------------------------
+
+
+async def test_quiet_hours_hold_a_retried_note_until_the_morning(world: World) -> None:
+    """A note due at 21:29:40 fails once; its retry falls due after 21:30, inside quiet hours:
+    it waits for 08:00 (the wait is no attempt), while an urgent message and a reply to the same
+    chat still go at once."""
+    due = berlin(1, 21, 29, 40)
+    world.store.replace_plan(
+        world.patient,
+        [
+            planned("note", world.patient, due, deadline=berlin(2, 12)),
+            planned("urgent", world.patient, due + timedelta(minutes=1), urgent=True),
+        ],
+    )
+    world.sender.script(RetryLater("network"))
+    await world.dispatcher.dispatch_due(due)
+    status, retry_at, attempts = world.row("note")
+    assert (status, attempts) == ("pending", 1)
+    assert berlin(1, 21, 30) < retry_at < berlin(1, 21, 31)  # the back-off lands in quiet hours
+
+    reply = world.store.queue_reply(
+        chat_id=PATIENT_CHAT,
+        recipient_id=world.patient,
+        body=OutgoingMessage(0, 0, "Noted.").body(),
+        now=retry_at,
+        relevance=timedelta(hours=12),
+    )
+    now = max(retry_at, due + timedelta(minutes=1))
+    report = await world.dispatcher.dispatch_due(now)
+    assert world.row("note") == ("pending", berlin(2, 8), 1)
+    assert world.status("note") == ("pending", "quiet_hours")
+    assert world.status("urgent") == ("sent", None)
+    assert [m.delivery_id for m in world.sender.sent] == [
+        world.id_of("note"),  # the first try, before 21:30
+        reply,
+        world.id_of("urgent"),
+    ]
+    assert (report.sent, report.retried) == (2, 1)
+
+    report = await world.dispatcher.dispatch_due(berlin(2, 8))
+    assert report.sent == 1 and world.status("note") == ("sent", None)
+    assert world.sender.sent[-1].delivery_id == world.id_of("note")
+
+
+async def test_a_catch_up_at_night_waits_for_morning_or_is_skipped(world: World) -> None:
+    """Back at 23:15 in Berlin after an outage: a note still relevant at 08:00 waits for it; one
+    whose relevance ends before then is skipped, never sent at night. The family member's clock
+    (17:15 in New York) is not in quiet hours: their note goes now."""
+    due = berlin(1, 21)
+    world.store.replace_plan(
+        world.patient,
+        [
+            planned("still", world.patient, due, deadline=berlin(2, 10)),
+            planned("too_late", world.patient, due, deadline=berlin(2, 0)),
+            planned(
+                "family", world.patient, due, recipient_id=world.family, deadline=berlin(2, 10)
+            ),
+        ],
+    )
+    report = await world.dispatcher.dispatch_due(berlin(1, 23, 15))
+    assert world.row("still") == ("pending", berlin(2, 8), 0)
+    assert world.status("still") == ("pending", "quiet_hours")
+    assert world.status("too_late") == ("skipped", "quiet_hours")
+    assert world.status("family") == ("sent", None)
+    assert [m.chat_id for m in world.sender.sent] == [FAMILY_CHAT]
+    assert (report.sent, report.skipped, report.retried) == (1, 1, 1)
+    assert world.dispatcher.next_due() == berlin(2, 8)
 
 
 # -- the session's current time --------------------------------------------------------------
