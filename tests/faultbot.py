@@ -167,6 +167,9 @@ def seed_due(
         patients = []
         for i, chat in enumerate(chats):
             patient = companion.register_patient(chat, f"Seed {i}", "Africa/Abidjan", now)
+            # These rows fall due on the real clock, at any hour the suite runs: without quiet
+            # hours the dispatcher's send-time check never holds them for the morning.
+            companion.set_quiet_hours(patient.id, None, now)
             start = (now + timedelta(days=2)).replace(hour=10, minute=0, second=0, microsecond=0)
             session = companion.add_session(patient.id, start.replace(tzinfo=None), Kind.IV, now)
             patients.append((patient.id, session.id))
