@@ -405,6 +405,22 @@ class Companion:
                 self._replan(patient_id, now)
             return SeriesAdded(added=tuple(added), skipped=tuple(skipped), booked=booked)
 
+    def repeat(
+        self, patient_id: int, session_id: int, weekdays: tuple[int, ...], count: int, now: datetime
+    ) -> SeriesAdded:
+        """Repeat one of the patient's sessions ("Mon,Thu x6": six in all, this one the first)
+        at its wall-clock time and of its kind: ``add_series`` from that session."""
+        session = self._own_session(patient_id, session_id)
+        return self.add_series(
+            patient_id,
+            session.local_start.replace(fold=0),
+            session.kind,
+            weekdays,
+            count,
+            now,
+            after_session_id=session.id,
+        )
+
     def overlaps(self, patient_id: int, session_id: int) -> list[Session]:
         """The patient's other active sessions whose time overlaps this one's, earliest first.
 

@@ -9,6 +9,8 @@ everything sent to them is protected (no forwarding or saving).
 
 from __future__ import annotations
 
+import re
+
 from bot.ui.keyboards import (
     APPROVE,
     DECLINE,
@@ -116,25 +118,32 @@ def join_no_button(turn: Turn) -> None:
     turn.settle("family_join_no_thanks")
 
 
-def approve_button(turn: Turn) -> None:
+def _pending(turn: Turn, pattern: re.Pattern[str]) -> tuple[Person, LinkView] | None:
+    """The pressing patient and their link waiting for a decision that the button names."""
     patient = turn.patient
-    link_id = match_id(APPROVE, turn.data)
+    link_id = match_id(pattern, turn.data)
     link = turn.companion.pending_link(patient.id, link_id) if patient and link_id else None
     if patient is None or link is None:
         turn.stale()
+        return None
+    return patient, link
+
+
+def approve_button(turn: Turn) -> None:
+    found = _pending(turn, APPROVE)
+    if found is None:
         return
+    patient, link = found
     approved = turn.companion.approve_link(patient.id, link.id, turn.now)
     turn.settle("family_approved", name=link.name)
     turn.tell(approved.person, "family_welcome_in")
 
 
 def decline_button(turn: Turn) -> None:
-    patient = turn.patient
-    link_id = match_id(DECLINE, turn.data)
-    link = turn.companion.pending_link(patient.id, link_id) if patient and link_id else None
-    if patient is None or link is None:
-        turn.stale()
+    found = _pending(turn, DECLINE)
+    if found is None:
         return
+    patient, link = found
     member = turn.companion.decline(patient.id, link.id, turn.now)
     turn.settle("family_declined", name=link.name)
     if member is not None:

@@ -274,15 +274,7 @@ def _add_series(turn: Turn, person: Person, series: Series, data: dict[str, Any]
     if last is None:
         turn.reprompt("onboarding_bad_more", keyboard=more_keyboard(turn))
         return
-    result = companion.add_series(
-        person.id,
-        last.local_start.replace(fold=0),
-        last.kind,
-        series.weekdays,
-        series.count,
-        turn.now,
-        after_session_id=last.id,
-    )
+    result = companion.repeat(person.id, last.id, series.weekdays, series.count, turn.now)
     turn.reply_text(series_text(turn, result))
     _summary(turn, person)
 

@@ -93,15 +93,7 @@ def add(turn: Turn) -> None:
 
 
 def _repeat(turn: Turn, person: Person, first: Session, series: Series) -> None:
-    result = turn.companion.add_series(
-        person.id,
-        first.local_start.replace(fold=0),
-        first.kind,
-        series.weekdays,
-        series.count,
-        turn.now,
-        after_session_id=first.id,
-    )
+    result = turn.companion.repeat(person.id, first.id, series.weekdays, series.count, turn.now)
     turn.reply_text(series_text(turn, result, already=1))
 
 
