@@ -140,6 +140,8 @@ def build_chats(db: Database, chats: int, now: datetime) -> list[tuple[int, int]
     with db.transaction():
         for index in range(chats):
             patient = people.create(CHAT_BASE + index, Role.PATIENT, f"P{index}", ZONE, now)
+            # Sends are measured at any hour: quiet hours would hold every row until morning.
+            people.set_quiet(patient.id, None)
             session = sessions.add(patient.id, local_start, ZONE, Kind.IV, now)
             made.append((patient.id, session.id))
     return made
