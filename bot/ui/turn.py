@@ -24,7 +24,6 @@ from typing import Any
 
 from telegram import Message, Update
 from telegram.error import TelegramError
-from telegram.ext import ApplicationHandlerStop
 
 from bot.context import BotContext, Services
 from bot.sender import inline_keyboard
@@ -250,11 +249,10 @@ class Turn:
                 self.queue_now(edit.text)
 
 
-def handler(fn: Callable[[Turn], None], *, ends_step: bool = True, stop: bool = False) -> Callback:
+def handler(fn: Callable[[Turn], None], *, ends_step: bool = True) -> Callback:
     """Wrap ``fn`` as a PTB callback that applies it exactly once (see the module docstring).
 
     ``ends_step``: a command ends the guided step the chat was in, in the same transaction.
-    ``stop``: no handler in a later group runs for this update (``ApplicationHandlerStop``).
     """
 
     async def run(update: Update, context: BotContext) -> None:
@@ -269,8 +267,6 @@ def handler(fn: Callable[[Turn], None], *, ends_step: bool = True, stop: bool = 
             _LOGGER.info("update %d: handled before; replay ignored", update.update_id)
             return
         await turn.finish()
-        if stop:
-            raise ApplicationHandlerStop
 
     run.__name__ = run.__qualname__ = fn.__name__
     run.__doc__ = fn.__doc__
