@@ -66,7 +66,16 @@ from bot.handlers import basics, control, family, onboarding, privacy, reminders
 from bot.lock import AlreadyRunning, DatabaseLock, make_private
 from bot.polling import POLL_TIMEOUT, Poller
 from bot.sender import TelegramSender
-from bot.ui.keyboards import FORGET_NO, FORGET_YES, JOIN_NO, LEAVE_NO, LEAVE_YES, STOP_NO, STOP_YES
+from bot.ui.keyboards import (
+    DELIVERY_PATTERN,
+    FORGET_NO,
+    FORGET_YES,
+    JOIN_NO,
+    LEAVE_NO,
+    LEAVE_YES,
+    STOP_NO,
+    STOP_YES,
+)
 from bot.ui.steps import StepHandler
 from bot.ui.turn import Turn, handler
 from messages import Catalog, load_catalog
@@ -292,7 +301,7 @@ def handlers(application: CompanionApp) -> list[tuple[int, BaseHandler[Any, Any,
         (0, button(r"^set:", control.setting_button)),
         (0, button(rf"^{FORGET_YES}$", privacy.forget_yes_button)),
         (0, button(rf"^{FORGET_NO}$", privacy.forget_no_button)),
-        (0, button(r"^(?:got_it|snooze_30|ride):", reminders.delivery_button)),
+        (0, button(DELIVERY_PATTERN, reminders.delivery_button)),
         # Guided steps: a message (new or edited) while the chat's step is open.
         (0, StepHandler(application, onboarding.STEPS, handler(onboarding.answer))),
         (0, StepHandler(application, {sessions.MOVE_STEP}, handler(sessions.move_answer))),

@@ -65,7 +65,8 @@ def parse_callback_data(data: str | None) -> tuple[str, int] | None:
     if not data:
         return None
     action, sep, ref = data.rpartition(":")
-    if not sep or not action or not ref.isdigit():
+    # Ids are SQLite integers: more than 18 digits is no row of ours, and would overflow a query.
+    if not sep or not action or not ref.isdigit() or len(ref) > 18:
         return None
     return action, int(ref)
 

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from bot.ui.keyboards import DELIVERY
+from bot.sender import parse_callback_data
+from bot.ui.keyboards import DELIVERY_ACTIONS
 from bot.ui.turn import Turn
 from scheduler.companion import ClaimResult
 from scheduler.localtime import session_start, zone_info
@@ -18,12 +19,12 @@ SNOOZE_DELAY = timedelta(minutes=30)
 
 
 def delivery_button(turn: Turn) -> None:
-    match = DELIVERY.match(turn.data)
+    parsed = parse_callback_data(turn.data)
     person = turn.person
-    if match is None or person is None:
+    if parsed is None or parsed[0] not in DELIVERY_ACTIONS or person is None:
         turn.stale()
         return
-    action, delivery_id = match["action"], int(match["id"])
+    action, delivery_id = parsed
     companion = turn.companion
     if action == "got_it":
         if companion.acknowledge(person.id, delivery_id, turn.now):

@@ -29,6 +29,7 @@ on a new row.
     set:w:<plain|discreet>  wording
     set:l:<locale code>     language
     got_it:<delivery id>  snooze_30:<delivery id>  ride:<delivery id>   on timed messages
+                            (encoded and read by bot.sender: callback_data, parse_callback_data)
 """
 
 from __future__ import annotations
@@ -82,7 +83,9 @@ LEAVE_YES, LEAVE_NO = "fl_y", "fl_n"
 STOP_YES, STOP_NO = "stop_y", "stop_n"
 FORGET_YES, FORGET_NO = "forget_y", "forget_n"
 SETTING = re.compile(r"^set:(?P<what>[qwl]):(?P<value>[A-Za-z0-9_-]{1,16})$")
-DELIVERY = re.compile(r"^(?P<action>got_it|snooze_30|ride):(?P<id>\d{1,18})$")
+# The buttons the sender puts on timed messages (``bot.sender.callback_data`` encodes them).
+DELIVERY_ACTIONS = ("got_it", "snooze_30", "ride")
+DELIVERY_PATTERN = rf"^(?:{'|'.join(DELIVERY_ACTIONS)}):"
 
 
 def match_id(pattern: re.Pattern[str], data: str) -> int | None:
