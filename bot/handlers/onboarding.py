@@ -131,9 +131,6 @@ def answer(turn: Turn) -> None:
         turn.reply("onboarding_lost")
         return
     step, data = state
-    if not turn.answers_step(data):
-        turn.reply("edits_not_read")
-        return
     text = turn.text.strip()
     if step == NAME:
         _name_answer(turn, person, text)

@@ -161,9 +161,6 @@ def move_answer(turn: Turn) -> None:
         turn.companion.end_step(turn.chat_id)
         turn.reply("button_stale")
         return
-    if state is not None and not turn.answers_step(state[1]):
-        turn.reply("edits_not_read")
-        return
     if not turn.text:
         turn.reprompt("sessions_when_bad")
         return

@@ -14,7 +14,7 @@ from telegram import Update
 from telegram.ext import MessageHandler, filters
 
 from bot.context import AnyApplication, BotContext, services_of
-from bot.ui.turn import Callback
+from bot.ui.turn import SINCE, Callback
 
 
 class StepHandler(MessageHandler[BotContext, None]):
@@ -35,4 +35,15 @@ class StepHandler(MessageHandler[BotContext, None]):
         if not matched or not isinstance(update, Update) or update.effective_chat is None:
             return False
         state = services_of(self._application).companion.step(update.effective_chat.id)
-        return matched if state is not None and state[0] in self._steps else False
+        if state is None or state[0] not in self._steps or not _answers(update, state[1]):
+            return False
+        return matched
+
+
+def _answers(update: Update, data: dict[str, Any]) -> bool:
+    """A new message answers the open step; an edited one only if it was sent after the step
+    opened (it corrects a try at this step, not the answer to the one before). An edit that does
+    not answer goes on to the fallback, which says edits are not read."""
+    edited = update.edited_message
+    since = data.get(SINCE)
+    return edited is None or not isinstance(since, int) or edited.message_id > since

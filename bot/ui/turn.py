@@ -102,15 +102,6 @@ class Turn:
         earlier one answered an earlier step, and is not read as an answer to this one."""
         self.companion.set_step(self.chat_id, step, {**data, SINCE: self.message_id}, self.now)
 
-    def step(self) -> tuple[str, dict[str, Any]] | None:
-        return self.companion.step(self.chat_id)
-
-    def answers_step(self, data: dict[str, Any]) -> bool:
-        """A new message answers the open step; an edited one only if it was sent after the
-        step opened (it corrects a try at this step, not an answer to the one before)."""
-        since = data.get(SINCE)
-        return not self.is_edit or not isinstance(since, int) or self.message_id > since
-
     @property
     def message_id(self) -> int:
         message = self.update.effective_message
