@@ -22,7 +22,12 @@ from messages.catalog import (
     Offset,
     TimelineEntry,
 )
-from messages.render import PLACEHOLDERS, SESSION_PLACEHOLDERS, TIMELINE_PLACEHOLDERS
+from messages.render import (
+    PLACEHOLDERS,
+    SESSION_PLACEHOLDERS,
+    TIMELINE_PLACEHOLDERS,
+    placeholders_in,
+)
 from messages.validate import check_text, sensitive_hits
 
 PACKAGE_DIR = Path(__file__).parent
@@ -193,7 +198,7 @@ def load_catalog(
         texts = _check_locale(code, raw, timeline, default_stems, errors)
         if texts is not None:
             locales[code] = texts
-    _check_same_keys(raw_locales, default_locale, errors)
+    _check_same_keys(raw_locales, default_locale, errors, placeholders=default_locale in locales)
     if errors:
         raise CatalogError(f"{len(errors)} problem(s) in the catalog:\n" + "\n".join(errors))
     return Catalog(timeline=timeline, locales=locales, default_locale=default_locale)
@@ -460,8 +465,23 @@ def _placeholder_problem(name: str, item: TimelineEntry, field_name: str) -> str
     return None
 
 
-def _check_same_keys(raw_locales: dict[str, _RawLocale], default: str, errors: list[str]) -> None:
-    """Every locale offers the same buttons, replies and driver variants as the default one."""
+def _check_same_keys(
+    raw_locales: dict[str, _RawLocale],
+    default: str,
+    errors: list[str],
+    *,
+    placeholders: bool = True,
+) -> None:
+    """Every locale offers the same buttons, replies and driver variants as the default one,
+    and each text uses the same ``{placeholders}`` as the default's: the bot passes the values
+    the default text needs, and a translation that drops ``{crisis_line}`` drops the crisis line.
+
+    Driven by the default locale's files, so a key added there is at once required everywhere.
+    Placeholders are compared only between texts from the same folder (the package's, or one
+    override's): a clinic that rewords only its English text did not write the Spanish one
+    against it. And only once the default texts are themselves sound (``placeholders``), so one
+    mistake in English is not reported again for every language.
+    """
     reference = raw_locales[default]
     for code, raw in raw_locales.items():
         if code == default:
@@ -473,6 +493,9 @@ def _check_same_keys(raw_locales: dict[str, _RawLocale], default: str, errors: l
                 errors.append(f"{raw.files[0]} [{section}] {key}: missing; {default} has it")
             for key in sorted(mine.keys() - theirs.keys()):
                 errors.append(f"{mine[key][1]} [{section}] {key}: {default} has no such key")
+            for key in sorted(mine.keys() & theirs.keys()) if placeholders else ():
+                where = f"{mine[key][1]} [{section}] {key}"
+                errors.extend(_placeholder_drift(where, mine[key], theirs[key], default))
         for entry_id, fields in raw.messages.items():
             expected = reference.messages.get(entry_id, {})
             for name in _DRIVER_FIELDS:
@@ -481,3 +504,30 @@ def _check_same_keys(raw_locales: dict[str, _RawLocale], default: str, errors: l
                     errors.append(f"{raw.files[0]} {where}: missing; {default} has it")
                 elif name in fields and name not in expected:
                     errors.append(f"{fields[name][1]} {where}: {default} has no such text")
+            for name in sorted(fields.keys() & expected.keys()) if placeholders else ():
+                where = f"{fields[name][1]} [messages.{entry_id}] {name}"
+                errors.extend(_placeholder_drift(where, fields[name], expected[name], default))
+
+
+def _placeholder_drift(where: str, mine: Leaf, theirs: Leaf, default: str) -> list[str]:
+    """How a translation's ``{placeholders}`` differ from the default text's (none: ``[]``).
+
+    Texts that cannot be read (bad braces, not text) are reported by the text checks already.
+    """
+    (text, path), (default_text, default_path) = mine, theirs
+    if path.parent.parent != default_path.parent.parent:
+        return []  # from different folders: see _check_same_keys
+    if not isinstance(text, str) or not isinstance(default_text, str):
+        return []
+    try:
+        have, want = placeholders_in(text), placeholders_in(default_text)
+    except ValueError:
+        return []
+    problems = [
+        f"{where}: missing {{{name}}}; the {default} text uses it" for name in sorted(want - have)
+    ]
+    problems += [
+        f"{where}: {{{name}}} is not in the {default} text, so no value is given for it"
+        for name in sorted(have - want)
+    ]
+    return problems

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 import shutil
-from datetime import time, timedelta
+import tomllib
+from datetime import datetime, time, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
 from messages import Anchor, Audience, CatalogError, Offset, Wording, load_catalog
 from messages.__main__ import main as check_main
 from messages.loader import PACKAGE_DIR, load_timeline
+from messages.render import long_sample_values
 from messages.validate import html_problems, sensitive_hits
 
 
@@ -474,6 +478,13 @@ def test_override_changes_timing_and_adds_an_entry(override: Path) -> None:
         'plain = "No food after midnight before session {session_number}."\n'
         'discreet = "No food after midnight."\n',
     )
+    write(  # every language needs wording for an added entry
+        override / "locales" / "es.toml",
+        "[messages.clinic_fasting]\n"
+        'topic = "Ayuno"\n'
+        'plain = "Nada de comer desde medianoche antes de la sesión {session_number}."\n'
+        'discreet = "Nada de comer desde medianoche."\n',
+    )
     catalog = load_catalog(override)
     calm = catalog.entry("calm_start")
     assert calm.offset == Offset.parse("-4h")
@@ -503,3 +514,124 @@ def test_check_command_reports_ok_and_problems(
     write(override / "locales" / "en.toml", '[messages.last_steps]\nplain = "<b>x"\n')
     assert check_main([str(override)]) == 1
     assert "[messages.last_steps] plain: unclosed <b>" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------- every locale (issue 11)
+
+LOCALES = sorted(path.stem for path in (PACKAGE_DIR / "locales").glob("*.toml"))
+TRANSLATIONS = [code for code in LOCALES if code != "en"]
+# Long values of the right types, so dates and numbers go through Babel in each locale.
+_WHEN = datetime(2026, 12, 1, 10, 30, tzinfo=ZoneInfo("Europe/Madrid"))
+
+
+def _sample_values() -> dict[str, object]:
+    values = long_sample_values()
+    values |= {"session_date": _WHEN, "session_time": _WHEN, "local_time": _WHEN}
+    return values
+
+
+def _keys(path: Path) -> dict[str, set[str]]:
+    """Every key a locale file defines, by section, read straight from the TOML (so this test
+    does not trust the loader it checks): replies flattened, entries as ``id.field``."""
+    data = tomllib.loads(path.read_text(encoding="utf-8"))
+
+    def flat(table: dict[str, object], prefix: str = "") -> set[str]:
+        out: set[str] = set()
+        for key, value in table.items():
+            out |= flat(value, f"{prefix}{key}.") if isinstance(value, dict) else {prefix + key}
+        return out
+
+    return {
+        "meta": set(data.get("meta", {})),
+        "buttons": set(data.get("buttons", {})),
+        "replies": flat(data.get("replies", {})),
+        "messages": flat(data.get("messages", {})),
+    }
+
+
+def test_spanish_is_shipped() -> None:
+    """Issue 11 ships Spanish beside English; the parametrized checks below cover both."""
+    assert {"en", "es"} <= set(LOCALES)
+
+
+@pytest.mark.parametrize("code", TRANSLATIONS)
+def test_every_locale_has_every_key_of_english_and_no_other(code: str) -> None:
+    """Meta, buttons, replies, and every entry's texts (both wordings, driver pairs): the same
+    keys as en.toml, whatever keys English gains."""
+    english = _keys(PACKAGE_DIR / "locales" / "en.toml")
+    mine = _keys(PACKAGE_DIR / "locales" / f"{code}.toml")
+    for section, keys in english.items():
+        assert sorted(keys - mine[section]) == [], f"{code}.toml lacks these {section}"
+        assert sorted(mine[section] - keys) == [], f"{code}.toml has {section} en.toml lacks"
+
+
+@pytest.mark.parametrize("code", LOCALES)
+def test_every_entry_reply_and_button_renders_in_every_locale(code: str) -> None:
+    """Every text of the locale fills with long values, is valid HTML, and is its own words:
+    a translation that left an English text in place is caught."""
+    catalog = load_catalog()
+    assert catalog.texts(code).code == code
+    values = _sample_values()
+    english = catalog.locales["en"]
+    texts = catalog.locales[code]
+    rendered: list[tuple[str, str, str]] = []  # (label, this locale's text, English text)
+    for item, wording in itertools.product(catalog.timeline, Wording):
+        drivers = (False, True) if texts.entries[item.id].plain_with_driver else (False,)
+        for with_driver in drivers:
+            args = (item.id, wording, values)
+            mine = catalog.render_entry(code, *args, with_driver=with_driver)
+            theirs = catalog.render_entry("en", *args, with_driver=with_driver)
+            assert [b for b, _ in mine.buttons] == [b for b, _ in theirs.buttons]
+            label = f"{item.id}/{wording}/driver={with_driver}"
+            rendered.append((label, mine.text, theirs.text))
+    for reply_id in english.replies:
+        mine_reply = catalog.render_reply(code, reply_id, **values)
+        rendered.append((reply_id, mine_reply, catalog.render_reply("en", reply_id, **values)))
+    for label, text, english_text in rendered:
+        assert text.strip(), label
+        assert "{" not in text and "}" not in text, label
+        assert html_problems(text) == [], label
+        if code != "en" and _has_words(english_text):
+            assert text != english_text, f"{label} is still the English text"
+    for button_id, label in english.buttons.items():
+        assert texts.buttons[button_id].strip(), button_id
+        if code != "en" and _has_words(label) and label.lower() != "nasal spray":
+            assert texts.buttons[button_id] != label, f"{button_id} is still the English label"
+
+
+def _has_words(text: str) -> bool:
+    """Whether a text says something in a language (not only values, tags and times)."""
+    return re.search(r"[A-Za-z]{4,}", re.sub(r"<[^>]+>|W{4,}|https?://\S+", "", text)) is not None
+
+
+def test_spanish_dates_and_times_are_spanish() -> None:
+    """Babel formats a session's date with the locale's pattern and month and weekday names."""
+    catalog = load_catalog()
+    values = {**_sample_values(), "session_number": 2, "series_length": 6}
+    text = catalog.render_entry("es", "rest_up", Wording.PLAIN, values).text
+    assert "el martes 1 de diciembre a las 10:30" in text
+    english = catalog.render_entry("en", "rest_up", Wording.PLAIN, values).text
+    assert "Tuesday 1 December at 10:30" in english
+
+
+def test_a_translation_must_keep_the_english_placeholders(base: Path) -> None:
+    """A translation that drops {crisis_line}, or uses a value English never gets, is named."""
+    edit(base / "locales" / "es.toml", 'Llama ya al {crisis_line}."', 'Llama ya."')
+    edit(
+        base / "locales" / "es.toml",
+        'settings_saved = "Guardado."',
+        'settings_saved = "Guardado, {name}."',
+    )
+    message = rejected(base=base)
+    assert "es.toml [replies] step_help: missing {crisis_line}; the en text uses it" in message
+    assert "es.toml [replies] settings_saved: {name} is not in the en text" in message
+
+
+def test_a_key_english_gains_is_required_in_every_locale(base: Path) -> None:
+    """The every-key check is driven by en.toml: a new English reply is missing in Spanish."""
+    edit(
+        base / "locales" / "en.toml",
+        'settings_saved = "Saved."',
+        'settings_saved = "Saved."\nbrand_new_reply = "New."',
+    )
+    assert "es.toml [replies] brand_new_reply: missing; en has it" in rejected(base=base)
