@@ -1,5 +1,10 @@
 """What people type, read forgivingly: session times, repeat patterns, time zones, session kinds.
 
+English and Spanish are read for everyone, whatever language the bot writes in ("mañana 9:30",
+"lun 10:00", "1 de dic 14:30", "mar,jue x4", "listo"): a person may type in either, and no
+word means one thing in one language and another in the other, except "mar" (``_word``).
+Accents are optional everywhere ("mie" is "mié"), since phone keyboards make them a chore.
+
 Pure functions, no Telegram and no clock: ``now`` is a parameter. Every function either returns a
 value or raises its own declared error (``WhenError``, ``ZoneGuessError``, ``KindError``), whatever
 the text, so a handler needs one ``except`` per input to turn a mistake into a kind re-prompt.
@@ -111,13 +116,13 @@ class Series:
 _WEEKDAY_WORDS: dict[str, int] = {}
 for _index, _names in enumerate(
     (
-        ("mon", "monday", "mo"),
-        ("tue", "tues", "tuesday", "tu"),
-        ("wed", "weds", "wednesday", "we"),
-        ("thu", "thur", "thurs", "thursday", "th"),
-        ("fri", "friday", "fr"),
-        ("sat", "saturday", "sa"),
-        ("sun", "sunday", "su"),
+        ("mon", "monday", "mo", "lun", "lunes"),
+        ("tue", "tues", "tuesday", "tu", "martes"),  # Spanish "mar": see _word
+        ("wed", "weds", "wednesday", "we", "mie", "mier", "miercoles"),
+        ("thu", "thur", "thurs", "thursday", "th", "jue", "jueves"),
+        ("fri", "friday", "fr", "vie", "vier", "viernes"),
+        ("sat", "saturday", "sa", "sab", "sabado"),
+        ("sun", "sunday", "su", "dom", "domingo"),
     )
 ):
     for _name in _names:
@@ -126,27 +131,57 @@ for _index, _names in enumerate(
 _MONTH_WORDS: dict[str, int] = {}
 for _index, _names in enumerate(
     (
-        ("jan", "january"),
-        ("feb", "february"),
-        ("mar", "march"),
-        ("apr", "april"),
-        ("may",),
-        ("jun", "june"),
-        ("jul", "july"),
-        ("aug", "august"),
-        ("sep", "sept", "september"),
-        ("oct", "october"),
-        ("nov", "november"),
-        ("dec", "december"),
+        ("jan", "january", "ene", "enero"),
+        ("feb", "february", "febrero"),
+        ("mar", "march", "marzo"),
+        ("apr", "april", "abr", "abril"),
+        ("may", "mayo"),
+        ("jun", "june", "junio"),
+        ("jul", "july", "julio"),
+        ("aug", "august", "ago", "agosto"),
+        ("sep", "sept", "september", "set", "septiembre", "setiembre"),
+        ("oct", "october", "octubre"),
+        ("nov", "november", "noviembre"),
+        ("dec", "december", "dic", "diciembre"),
     ),
     start=1,
 ):
     for _name in _names:
         _MONTH_WORDS[_name] = _index
 
-_FILLER = frozenset({"at", "on", "the", "of", "next", "this", "coming", "from", "starting"})
-_RELATIVE = {"today": 0, "tonight": 0, "tomorrow": 1, "tmrw": 1, "tmr": 1, "tomorow": 1}
-_CLOCK_WORDS = {"noon": time(12), "midday": time(12), "midnight": time(0)}
+# fmt: off
+_FILLER = frozenset(
+    {
+        "at", "on", "the", "of", "next", "this", "coming", "from", "starting",
+        # Spanish: "el lunes a las 10", "1 de diciembre", "el próximo jue", "10:30 h".
+        "a", "las", "la", "el", "de", "del", "en", "proximo", "proxima", "este", "esta",
+        "h", "hs", "hrs",
+    }
+)
+# fmt: on
+_RELATIVE = {
+    "today": 0,
+    "tonight": 0,
+    "tomorrow": 1,
+    "tmrw": 1,
+    "tmr": 1,
+    "tomorow": 1,
+    "hoy": 0,
+    "manana": 1,  # "mañana", accents folded
+    "pasadomanana": 2,  # "pasado mañana", joined by _spanish_phrases
+}
+_CLOCK_WORDS = {
+    "noon": time(12),
+    "midday": time(12),
+    "midnight": time(0),
+    "mediodia": time(12),
+    "medianoche": time(0),
+}
+# "mar" is March in both languages and also Tuesday (martes) in Spanish: see ``_word``.
+_MAR = "mar"
+_TUESDAY = 1
+# "9 de la mañana", "6:30 de la tarde", "10 de la noche": Spanish speech for a.m. and p.m.
+_DAY_PART = re.compile(r"\b(\d{1,2})(?:[:.h](\d{2}))?\s*de la (manana|madrugada|tarde|noche)\b")
 
 # One alternation, tried left to right at each position: the order settles overlaps
 # ("2026-12-01" is a date before it is a number, "10:30pm" a time before "10").
@@ -168,6 +203,7 @@ _TOKEN = re.compile(
 
 @dataclass
 class _Parts:
+    tuesday_or_march: bool = False  # the month came from "mar" (see _word)
     day: int | None = None
     month: int | None = None
     year: int | None = None
@@ -190,7 +226,7 @@ def parse_when(text: str, zone: str, now: datetime) -> datetime:
     cleaned = " ".join(text.lower().split())
     if not cleaned or len(cleaned) > _MAX_INPUT:
         raise WhenError("bad_format")
-    parts = _tokens(cleaned)
+    parts = _tokens(_spanish_phrases(fold_accents(cleaned)))
     local_now = now.astimezone(zone_info(zone)).replace(tzinfo=None)
     today = local_now.date()
     day = _resolve_date(parts, today)
@@ -217,6 +253,31 @@ def parse_when(text: str, zone: str, now: datetime) -> datetime:
     if instant > now + MAX_AHEAD:
         raise WhenError("too_far")
     return local
+
+
+def fold_accents(text: str) -> str:
+    """``mañana`` -> ``manana``, ``mié`` -> ``mie``: accents are optional in what people type."""
+    decomposed = unicodedata.normalize("NFD", text)
+    return "".join(char for char in decomposed if not unicodedata.combining(char))
+
+
+def _spanish_phrases(text: str) -> str:
+    """Spanish phrases of several words, as one token each: "pasado mañana", "esta noche"
+    (today), and "9 de la noche" (21:00, written so the tokenizer reads a clock)."""
+    text = re.sub(r"\bpasado manana\b", "pasadomanana", text)
+    text = re.sub(r"\besta noche\b", "hoy", text)
+    return _DAY_PART.sub(_day_part_clock, text)
+
+
+def _day_part_clock(match: re.Match[str]) -> str:
+    hour, minute, part = int(match[1]), int(match[2] or 0), match[3]
+    if not 1 <= hour <= 12:
+        return match[0]  # "15 de la tarde": left as typed, and refused as it is
+    if part in ("manana", "madrugada") or (part == "noche" and (hour == 12 or hour < 6)):
+        hour %= 12  # "12 de la noche" is midnight, "2 de la noche" is 02:00
+    else:
+        hour = hour % 12 + 12  # "6 de la tarde" is 18:00, "10 de la noche" 22:00
+    return f"{hour}:{minute:02d}"
 
 
 def _tokens(cleaned: str) -> _Parts:
@@ -316,13 +377,17 @@ def _word(parts: _Parts, word: str) -> None:
         parts.offset_days = _RELATIVE[word]
         parts.date_tokens += 1
     elif word in _WEEKDAY_WORDS and len(word) > 2:
-        if parts.weekday is not None:
-            raise WhenError("bad_format")
-        parts.weekday = _WEEKDAY_WORDS[word]
+        _set_weekday(parts, _WEEKDAY_WORDS[word])
     elif word in _MONTH_WORDS:
+        if parts.month is not None and parts.tuesday_or_march:
+            _mar_is_tuesday(parts)  # "mar 1 dic": the "mar" was the weekday
+        elif word == _MAR and parts.month is not None:
+            _set_weekday(parts, _TUESDAY)  # "1 dic mar"
+            return
         if parts.month is not None:
             raise WhenError("bad_format")
         parts.month = _MONTH_WORDS[word]
+        parts.tuesday_or_march = word == _MAR
         parts.date_tokens += 1
     elif word in _CLOCK_WORDS:
         if parts.clock is not None:
@@ -332,8 +397,27 @@ def _word(parts: _Parts, word: str) -> None:
         raise WhenError("bad_format")
 
 
+def _set_weekday(parts: _Parts, weekday: int) -> None:
+    if parts.weekday is not None:
+        raise WhenError("bad_format")
+    parts.weekday = weekday
+
+
+def _mar_is_tuesday(parts: _Parts) -> None:
+    """The "mar" read as March was the Spanish Tuesday after all."""
+    parts.month = None
+    parts.tuesday_or_march = False
+    parts.date_tokens -= 1
+    _set_weekday(parts, _TUESDAY)
+
+
 def _assign_numbers(parts: _Parts, numbers: list[tuple[int, str, bool]]) -> None:
-    """Bare numbers: a four-digit year, the day next to a month name, or a final bare hour."""
+    """Bare numbers: a four-digit year, the day next to a month name, or a final bare hour.
+
+    A "mar" with no day number is the Spanish Tuesday ("mar 10:00"), not March.
+    """
+    if parts.tuesday_or_march and parts.day is None and not _has_day_number(numbers):
+        _mar_is_tuesday(parts)
     for value, digits, last in numbers:
         if len(digits) == 4 and parts.year is None:
             parts.year = value
@@ -349,6 +433,13 @@ def _assign_numbers(parts: _Parts, numbers: list[tuple[int, str, bool]]) -> None
             parts.clock = time(value)
         else:
             raise WhenError("bad_format")
+
+
+def _has_day_number(numbers: list[tuple[int, str, bool]]) -> bool:
+    """Whether a bare number would be read as the day of a month ("mar 3 10:00")."""
+    return any(len(digits) <= 2 and not last for _value, digits, last in numbers) or (
+        len(numbers) == 1 and len(numbers[0][1]) <= 2
+    )
 
 
 def _resolve_date(parts: _Parts, today: date) -> date | None:
@@ -403,19 +494,21 @@ def _calendar_date(year: int | None, month: int, day: int, today: date) -> date:
 # -- repeat patterns -----------------------------------------------------------------------------
 
 _SERIES_COUNT = re.compile(
-    r"(?:[x×*]\s*(?P<a>\d+)|(?<!\d)(?P<b>\d+)\s*(?:x|×|times|sessions?|in all|total)?)\s*$",
+    r"(?:[x×*]\s*(?P<a>\d+)|(?<!\d)(?P<b>\d+)\s*"
+    r"(?:x|×|times|sessions?|in all|total|veces|sesion(?:es)?|en total)?)\s*$",
     re.ASCII,
 )
 
 
 def parse_series(text: str) -> Series:
-    """A repeat pattern like ``Mon,Wed,Fri x6``, ``tue thu 6 sessions``, ``Mon-Fri x10``.
+    """A repeat pattern like ``Mon,Wed,Fri x6``, ``tue thu 6 sessions``, ``Mon-Fri x10``, or in
+    Spanish ``lun,mié,vie x6``, ``mar y jue 4 sesiones``, ``lun-vie x10`` ("mar" is Tuesday here).
 
     ``count`` is the number of sessions in all, counting the one just entered. ``Mon-Fri`` (two
     days joined by a dash) is a range; ``Mon/Wed/Fri`` and ``Mon-Wed-Fri`` are lists.
     Raises ``WhenError``: ``bad_format`` (hint ``series``), or ``too_many`` above ``MAX_SERIES``.
     """
-    cleaned = " ".join(text.lower().replace("×", "x").split())
+    cleaned = fold_accents(" ".join(text.lower().replace("×", "x").split()))
     if not cleaned or len(cleaned) > _MAX_INPUT:
         raise WhenError("bad_format", "series")
     match = _SERIES_COUNT.search(cleaned)
@@ -423,7 +516,7 @@ def parse_series(text: str) -> Series:
         raise WhenError("bad_format", "series")
     count = int(match["a"] or match["b"])
     days_text = cleaned[: match.start()].strip(" ,")
-    days_text = re.sub(r"\b(?:every|on|for|and)\b", " ", days_text)
+    days_text = re.sub(r"\b(?:every|on|for|and|cada|los|el|y|e|todos)\b", " ", days_text)
     weekdays = _weekday_list(days_text)
     if count > MAX_SERIES:
         raise WhenError("too_many")
@@ -432,11 +525,14 @@ def parse_series(text: str) -> Series:
     return Series(weekdays=weekdays, count=count)
 
 
+_SERIES_DAYS = {**_WEEKDAY_WORDS, _MAR: _TUESDAY}  # a list of weekdays has no months
+
+
 def _weekday_list(text: str) -> tuple[int, ...]:
     names = [name for name in re.split(r"[\s,/&+;-]+", text) if name]
-    if not names or any(name not in _WEEKDAY_WORDS for name in names):
+    if not names or any(name not in _SERIES_DAYS for name in names):
         raise WhenError("bad_format", "series")
-    days = [_WEEKDAY_WORDS[name] for name in names]
+    days = [_SERIES_DAYS[name] for name in names]
     if len(days) == 2 and re.fullmatch(r"[a-z]+\s*-\s*[a-z]+", text.strip()):
         first, last = days
         span = (last - first) % 7
@@ -496,6 +592,40 @@ _ALIASES = {
     "japan": "Asia/Tokyo",
     "canberra": "Australia/Sydney",
     "new zealand": "Pacific/Auckland",
+    # Spanish names people type (accents are folded before lookup: "México", "Bogotá").
+    "cdmx": "America/Mexico_City",
+    "ciudad de mexico": "America/Mexico_City",
+    "mexico": "America/Mexico_City",
+    "guadalajara": "America/Mexico_City",
+    "nueva york": "America/New_York",
+    "espana": "Europe/Madrid",
+    "barcelona": "Europe/Madrid",
+    "valencia": "Europe/Madrid",
+    "sevilla": "Europe/Madrid",
+    "bilbao": "Europe/Madrid",
+    "malaga": "Europe/Madrid",
+    "zaragoza": "Europe/Madrid",
+    "las palmas": "Atlantic/Canary",
+    "canarias": "Atlantic/Canary",
+    "tenerife": "Atlantic/Canary",
+    "colombia": "America/Bogota",
+    "medellin": "America/Bogota",
+    "cali": "America/Bogota",
+    "argentina": "America/Argentina/Buenos_Aires",
+    "peru": "America/Lima",
+    "chile": "America/Santiago",
+    "venezuela": "America/Caracas",
+    "ecuador": "America/Guayaquil",
+    "quito": "America/Guayaquil",
+    "uruguay": "America/Montevideo",
+    "paraguay": "America/Asuncion",
+    "bolivia": "America/La_Paz",
+    "la habana": "America/Havana",
+    "san jose": "America/Costa_Rica",
+    "san juan": "America/Puerto_Rico",
+    "londres": "Europe/London",
+    "roma": "Europe/Rome",
+    "lisboa": "Europe/Lisbon",
 }
 
 # Names for a clock, not a place: the answer is "which city?". Lower case. Every alphabetic
@@ -568,7 +698,8 @@ _MAX_SUGGESTIONS = 3
 
 
 def _key(text: str) -> str:
-    return re.sub(r"\s*/\s*", "/", " ".join(text.lower().replace("_", " ").split()))
+    folded = fold_accents(text.lower().replace("_", " "))
+    return re.sub(r"\s*/\s*", "/", " ".join(folded.split()))
 
 
 @lru_cache(maxsize=1)
@@ -750,17 +881,29 @@ def _using_abbreviation(name: str, now: datetime | None) -> tuple[str, ...]:
 
 # -- session kinds -------------------------------------------------------------------------------
 
+# fmt: off
 _KIND_WORDS = {
-    Kind.IV: ("iv", "i.v.", "i.v", "infusion", "iv infusion", "intravenous", "drip"),
-    Kind.NASAL: ("nasal", "spray", "nasal spray", "esketamine", "spravato", "nose"),
-    Kind.OTHER: ("other", "im", "i.m.", "intramuscular", "injection", "shot", "oral", "lozenge"),
+    Kind.IV: (
+        "iv", "i.v.", "i.v", "infusion", "iv infusion", "intravenous", "drip",
+        "intravenosa", "intravenoso", "endovenosa", "por la vena", "vena", "suero", "gotero",
+    ),
+    Kind.NASAL: (
+        "nasal", "spray", "nasal spray", "esketamine", "spravato", "nose",
+        "espray", "espray nasal", "spray nasal", "aerosol nasal", "esketamina", "nariz",
+    ),
+    Kind.OTHER: (
+        "other", "im", "i.m.", "intramuscular", "injection", "shot", "oral", "lozenge",
+        "otro", "otra", "inyeccion", "pastilla", "sublingual",
+    ),
 }
+# fmt: on
 _KINDS = {word: kind for kind, words in _KIND_WORDS.items() for word in words}
 
 
 def parse_kind(text: str) -> Kind:
-    """``iv``, ``nasal`` or ``other``, also from everyday words (``infusion``, ``spray``)."""
-    kind = _KINDS.get(" ".join(text.lower().split())[:_MAX_INPUT])
+    """``iv``, ``nasal`` or ``other``, also from everyday words (``infusion``, ``spray``) and
+    Spanish ones (``intravenosa``, ``espray``, ``otra``)."""
+    kind = _KINDS.get(fold_accents(" ".join(text.lower().split())[:_MAX_INPUT]))
     if kind is None:
         raise KindError(text[:_MAX_INPUT])
     return kind
@@ -772,6 +915,8 @@ MAX_NAME = 32
 MAX_NAME_WORDS = 3
 _DONE_WORDS = frozenset(
     {"done", "no", "nope", "none", "finished", "that's all", "thats all", "that is all", "all done"}
+    | {"listo", "lista", "ya", "ya esta", "eso es todo", "es todo", "nada mas", "ninguna"}
+    | {"ninguno", "nada", "termine", "terminado", "fin", "hecho", "no hay mas", "ya no"}
 )
 # What may join the letters of a name: Mary-Jane, O'Brien (also ’ and ʼ), J.R., l·l.
 _NAME_JOINERS = frozenset("-‐'’ʼ.·")
@@ -788,6 +933,11 @@ _NOT_NAMES = frozenset(
         "dunno", "sure", "fine", "good", "bad", "great", "cool", "lol", "hm", "hmm", "um", "uh",
         "please", "maybe", "whatever", "anonymous", "settings", "sessions", "pause", "resume",
         "leave", "family", "invite", "export", "forget", "timezone",
+        # Spanish replies.
+        "si", "sí", "vale", "hola", "buenas", "buenos dias", "buenos días", "gracias",
+        "ayuda", "listo", "lista", "nada", "nadie", "ninguno", "perdon", "perdón", "claro",
+        "bien", "mal", "nombre", "mi nombre", "no se", "no sé", "que", "qué", "como", "cómo",
+        "quien", "quién", "cuando", "cuándo", "por favor", "anónimo", "anonimo",
     }
 )
 # fmt: on
@@ -805,6 +955,10 @@ _SENTENCE_WORDS = frozenset(
         "feeling", "think", "know", "have", "has", "had", "with", "about", "anymore", "really",
         "very", "because", "but", "if", "there", "here", "and", "or", "hello", "hey", "thanks",
         "sorry", "okay", "yes",
+        # Spanish, with and without accents; never a word that is a name somewhere.
+        "yo", "estoy", "soy", "eres", "quiero", "necesito", "tengo", "puedo", "llamo",
+        "ayuda", "ayudame", "ayúdame", "hola", "gracias", "porque", "qué", "cómo", "dónde",
+        "cuándo", "estás", "siento", "sé", "favor", "mucho", "muy", "nada", "esto", "eso",
     }
 )
 # fmt: on
@@ -860,5 +1014,6 @@ def _name_word(word: str) -> bool:
 
 
 def is_done(text: str) -> bool:
-    """ "Done", "no", "that's all": the person has no more sessions to enter."""
-    return " ".join(text.lower().replace("’", "'").split()).strip(" .!") in _DONE_WORDS
+    """ "Done", "no", "that's all", "listo", "eso es todo": no more sessions to enter."""
+    folded = fold_accents(" ".join(text.lower().replace("’", "'").split()))
+    return folded.strip(" .!¡") in _DONE_WORDS

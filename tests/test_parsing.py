@@ -557,3 +557,191 @@ def test_is_done(text: str) -> None:
 
 def test_is_done_refuses_other_text() -> None:
     assert not is_done("mon 10:00")
+
+
+# -- Spanish (issue 11): read for everyone, whatever language the bot writes in -------------------
+
+MADRID = "Europe/Madrid"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("mañana 9:30", "2026-11-21 09:30"),
+        ("manana 9:30", "2026-11-21 09:30"),
+        ("Mañana a las 9:30", "2026-11-21 09:30"),
+        ("hoy 18:00", "2026-11-20 18:00"),
+        ("pasado mañana 10:00", "2026-11-22 10:00"),
+        ("esta noche 21:00", "2026-11-20 21:00"),
+        ("lun 10:00", "2026-11-23 10:00"),
+        ("lunes 10:00", "2026-11-23 10:00"),
+        ("mar 10:00", "2026-11-24 10:00"),  # Tuesday: no day number, so not March
+        ("martes 10:00", "2026-11-24 10:00"),
+        ("mié 10:00", "2026-11-25 10:00"),
+        ("mie 10:00", "2026-11-25 10:00"),
+        ("miércoles 10:00", "2026-11-25 10:00"),
+        ("miercoles 10:00", "2026-11-25 10:00"),
+        ("jue 10:00", "2026-11-26 10:00"),
+        ("jueves 10:00", "2026-11-26 10:00"),
+        ("vie 9:00", "2026-11-27 09:00"),  # a Friday means next Friday, never today
+        ("viernes 9:00", "2026-11-27 09:00"),
+        ("sáb 9:00", "2026-11-21 09:00"),
+        ("sab 9:00", "2026-11-21 09:00"),
+        ("sábado 9:00", "2026-11-21 09:00"),
+        ("dom 9:00", "2026-11-22 09:00"),
+        ("domingo 9:00", "2026-11-22 09:00"),
+        ("el próximo jueves a las 10:00", "2026-11-26 10:00"),
+        ("1 dic 14:30", "2026-12-01 14:30"),
+        ("1 de diciembre 14:30", "2026-12-01 14:30"),
+        ("el 1 de diciembre a las 14:30", "2026-12-01 14:30"),
+        ("1 de diciembre de 2026 14:30", "2026-12-01 14:30"),
+        ("mar 1 dic 10:00", "2026-12-01 10:00"),  # Tuesday 1 December
+        ("martes 1 de diciembre 10:00", "2026-12-01 10:00"),
+        ("1 mar 10:00", "2027-03-01 10:00"),  # a day number: March
+        ("3 de marzo 10:00", "2027-03-03 10:00"),
+        ("15 ene 10:00", "2027-01-15 10:00"),
+        ("2 abr 10:00", "2027-04-02 10:00"),
+        ("10 ago 10:00", "2027-08-10 10:00"),
+        ("1 sept 10:00", "2027-09-01 10:00"),
+        ("1 set 10:00", "2027-09-01 10:00"),
+        ("1 dic 14:30 h", "2026-12-01 14:30"),
+        ("mañana a las 9 de la mañana", "2026-11-21 09:00"),
+        ("hoy a las 6 de la tarde", "2026-11-20 18:00"),
+        ("mañana 7:30 de la tarde", "2026-11-21 19:30"),
+        ("mañana 10 de la noche", "2026-11-21 22:00"),
+        ("mañana 12 de la noche", "2026-11-21 00:00"),
+        ("mañana mediodía", "2026-11-21 12:00"),
+        ("Tue 1 Dec 10:00", "2026-12-01 10:00"),  # English still reads the same
+    ],
+)
+def test_parse_when_reads_spanish(text: str, expected: str) -> None:
+    """Friday 10:00 in Madrid: Spanish words, with or without accents, land where meant."""
+    assert parse_when(text, MADRID, NOW) == local(expected)
+
+
+@pytest.mark.parametrize(
+    ("text", "code", "hint"),
+    [
+        ("mañana", "missing_time", ""),
+        ("1 de diciembre", "missing_time", ""),
+        ("mar 10", "missing_time", ""),  # 10 March, in either language: the time is asked for
+        ("31 feb 10:00", "bad_format", "no_such_date"),
+        ("31 de febrero 10:00", "bad_format", "no_such_date"),
+        ("lun 1 dic 10:00", "bad_format", "weekday_mismatch"),
+        ("hoy 8:00", "past", ""),
+        ("mañana hoy 10:00", "bad_format", ""),
+        ("15 de la tarde", "bad_format", ""),
+        ("el lunes que viene", "bad_format", ""),
+    ],
+)
+def test_parse_when_refuses_spanish_with_a_code(text: str, code: str, hint: str) -> None:
+    with pytest.raises(WhenError) as caught:
+        parse_when(text, MADRID, NOW)
+    assert (caught.value.code, caught.value.hint) == (code, hint)
+
+
+def test_a_spanish_date_in_the_spring_forward_gap_is_refused_with_the_gap() -> None:
+    """Saturday 27 March 2027 in Madrid: "dom 2:30" is 28 March, when 02:00 jumps to 03:00."""
+    saturday = datetime(2027, 3, 27, 9, 0, tzinfo=UTC)
+    for text in ("dom 2:30", "domingo 2:30", "28 de marzo 2:30", "28 mar 2:30"):
+        with pytest.raises(WhenError) as caught:
+            parse_when(text, MADRID, saturday)
+        assert caught.value.code == "nonexistent", text
+        gap = caught.value.gap
+        assert gap is not None
+        assert (gap.gap_start, gap.gap_end) == (
+            local("2027-03-28 02:00"),
+            local("2027-03-28 03:00"),
+        )
+    assert parse_when("dom 3:30", MADRID, saturday) == local("2027-03-28 03:30")
+    assert parse_when("mañana 1:59", MADRID, saturday) == local("2027-03-28 01:59")
+
+
+def test_a_spanish_date_in_the_fall_back_hour_is_the_wall_clock_as_typed() -> None:
+    """02:30 on Sunday 31 October 2027 happens twice in Madrid; the wall clock is returned."""
+    friday = datetime(2027, 10, 29, 9, 0, tzinfo=UTC)
+    assert parse_when("dom 2:30", MADRID, friday) == local("2027-10-31 02:30")
+    assert parse_when("31 de octubre 2:30", MADRID, friday) == local("2027-10-31 02:30")
+
+
+def test_a_spanish_weekday_across_the_clock_change_keeps_its_wall_clock() -> None:
+    """From the Friday before the change, "lun 10:00" is Monday 10:00 local, an hour less UTC."""
+    friday = datetime(2027, 3, 26, 12, 0, tzinfo=UTC)
+    assert parse_when("lun 10:00", MADRID, friday) == local("2027-03-29 10:00")
+    assert parse_when("lun 10:00", MADRID, friday + timedelta(days=7)) == local("2027-04-05 10:00")
+
+
+@pytest.mark.parametrize(
+    ("text", "weekdays", "count"),
+    [
+        ("mar,jue x4", (1, 3), 4),
+        ("mar, jue x4", (1, 3), 4),
+        ("lun,mié,vie x6", (0, 2, 4), 6),
+        ("lun, mie, vie x6", (0, 2, 4), 6),
+        ("mar y jue 4 sesiones", (1, 3), 4),
+        ("martes y jueves, 4 veces", (1, 3), 4),
+        ("lun-vie x10", (0, 1, 2, 3, 4), 10),
+        ("todos los lunes y jueves 6 en total", (0, 3), 6),
+        ("sáb dom x2", (5, 6), 2),
+        ("Tue,Thu x4", (1, 3), 4),
+    ],
+)
+def test_parse_series_reads_spanish(text: str, weekdays: tuple[int, ...], count: int) -> None:
+    """In a list of weekdays "mar" is always Tuesday."""
+    assert parse_series(text) == Series(weekdays=weekdays, count=count)
+
+
+@pytest.mark.parametrize("text", ["mar,jue", "lun,marzo x4", "mar,jue x99"])
+def test_parse_series_refuses_bad_spanish(text: str) -> None:
+    with pytest.raises(WhenError):
+        parse_series(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "kind"),
+    [
+        ("intravenosa", Kind.IV),
+        ("Por la vena", Kind.IV),
+        ("espray", Kind.NASAL),
+        ("Espray nasal", Kind.NASAL),
+        ("otra", Kind.OTHER),
+        ("otro", Kind.OTHER),
+        ("inyección", Kind.OTHER),
+    ],
+)
+def test_parse_kind_reads_spanish(text: str, kind: Kind) -> None:
+    assert parse_kind(text) == kind
+
+
+@pytest.mark.parametrize(
+    "text", ["listo", "Listo.", "¡listo!", "ya está", "ya esta", "eso es todo", "nada más", "no"]
+)
+def test_is_done_in_spanish(text: str) -> None:
+    assert is_done(text)
+
+
+@pytest.mark.parametrize("text", ["hola", "sí", "gracias", "quiero ayuda", "me llamo Ana", "no sé"])
+def test_spanish_replies_are_not_names(text: str) -> None:
+    with pytest.raises(NameInputError):
+        parse_name(text)
+
+
+@pytest.mark.parametrize("text", ["José Luis", "María-José", "Ñuño", "Mar", "Sol", "Luz"])
+def test_spanish_names_are_names(text: str) -> None:
+    assert parse_name(text) == text
+
+
+@pytest.mark.parametrize(
+    ("text", "zone"),
+    [
+        ("Bogotá", "America/Bogota"),
+        ("Ciudad de México", "America/Mexico_City"),
+        ("CDMX", "America/Mexico_City"),
+        ("España", "Europe/Madrid"),
+        ("Asunción", "America/Asuncion"),
+        ("Nueva York", "America/New_York"),
+        ("Buenos Aires", "America/Argentina/Buenos_Aires"),
+    ],
+)
+def test_parse_zone_reads_spanish_places(text: str, zone: str) -> None:
+    assert parse_zone(text) == zone
