@@ -373,6 +373,10 @@ async def _post_init(application: CompanionApp) -> None:
         )
     try:
         await application.bot.set_my_commands(patient_commands(services.catalog))
+        # issue 11: language. Telegram shows each app the menu in its own language, if set.
+        for code in sorted(services.catalog.locales.keys() - {services.catalog.default_locale}):
+            menu = patient_commands(services.catalog, code)
+            await application.bot.set_my_commands(menu, language_code=code)
     except InvalidToken:
         raise
     except TelegramError as exc:  # the menu is a convenience; reminders must not wait for it

@@ -82,8 +82,11 @@ def join_button(turn: Turn) -> None:
         turn.stale()
         return
     name = clean_name(turn.first_name) or turn.render("family_unnamed")
+    new_here = turn.person is None
     joined = turn.companion.join(match["token"], turn.chat_id, name, turn.now)
     turn.refresh()
+    if new_here and joined.outcome is JoinOutcome.ASKED:
+        turn.adopt_app_locale()
     if joined.outcome is JoinOutcome.INVALID:
         turn.settle("family_invite_invalid")
     elif joined.outcome is JoinOutcome.REPLAYED:

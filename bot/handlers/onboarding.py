@@ -88,6 +88,8 @@ def start(turn: Turn) -> None:
         zone = person.zone if person is not None else turn.services.settings.default_zone
         companion.register_patient(turn.chat_id, name, zone, turn.now)
         turn.refresh()
+        if person is None:
+            turn.adopt_app_locale()
     welcome = turn.render("onboarding_welcome")
     if had_sessions:
         welcome += "\n\n" + turn.render("onboarding_restart")

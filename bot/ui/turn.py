@@ -86,6 +86,21 @@ class Turn:
         return self.person.locale if self.person is not None else self.language
 
     @property
+    def app_locale(self) -> str | None:
+        """The catalog locale nearest the Telegram app's language ("es-MX" -> "es"), falling
+        back to the default one (English) for any other; None when Telegram did not say."""
+        return self.catalog.texts(self.language).code if self.language else None
+
+    def adopt_app_locale(self) -> None:
+        """Someone new to the bot (set-up, joining a family): write to them in their app's
+        language from the first message. A known person keeps what they chose in /settings."""
+        person = self.person
+        code = self.app_locale
+        if person is not None and code is not None and code != person.locale:
+            self.companion.set_locale(person.id, code, self.now)
+            self.refresh()
+
+    @property
     def patient(self) -> Person | None:
         person = self.person
         return person if person is not None and person.role is Role.PATIENT else None
