@@ -99,6 +99,7 @@ async def test_a_spanish_speaker_goes_through_set_up_in_spanish(harness: BotHarn
         assert line in said
     labels = [label for call in calls for label, _ in call.buttons]
     assert "IV (por la vena)" in labels
+    assert {"Londres", "Berlín", "Nueva York", "Sídney"} <= set(labels)  # places, in Spanish
     assert "Eso es todo por ahora" in labels
 
 

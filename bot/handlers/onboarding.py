@@ -109,7 +109,9 @@ def _ask(turn: Turn, step: str) -> None:
     elif step == ZONE:
         name = person.display_name if person is not None else ""
         turn.reply(
-            "onboarding_ask_zone", name=name, keyboard=zone_keyboard(COMMON_ZONES, _ZONE_PREFIX)
+            "onboarding_ask_zone",
+            name=name,
+            keyboard=zone_keyboard(COMMON_ZONES, _ZONE_PREFIX, turn.locale),
         )
     elif step == KIND:
         turn.reply("onboarding_ask_kind", keyboard=kind_keyboard(turn))
@@ -171,7 +173,7 @@ def _zone_answer(turn: Turn, person: Person, text: str) -> None:
         reprompt, keyboard = zone_error(turn, exc, _ZONE_PREFIX)
         turn.reply_text(
             f"{reprompt}\n\n{turn.render('step_help')}",
-            keyboard=keyboard or zone_keyboard(COMMON_ZONES, _ZONE_PREFIX),
+            keyboard=keyboard or zone_keyboard(COMMON_ZONES, _ZONE_PREFIX, turn.locale),
         )
         return
     _zone_chosen(turn, person, zone)
@@ -181,7 +183,9 @@ def _zone_chosen(turn: Turn, person: Person, zone: str) -> None:
     try:
         turn.companion.set_zone(person.id, zone, turn.now)
     except ZoneRejected:
-        turn.reprompt("sessions_zone_unknown", keyboard=zone_keyboard(COMMON_ZONES, _ZONE_PREFIX))
+        turn.reprompt(
+            "sessions_zone_unknown", keyboard=zone_keyboard(COMMON_ZONES, _ZONE_PREFIX, turn.locale)
+        )
         return
     turn.refresh()
     zone_set = turn.render(

@@ -259,7 +259,9 @@ def timezone(turn: Turn) -> None:
     text = " ".join(turn.args)
     if not text:
         turn.reply(
-            "sessions_timezone_usage", zone=person.zone, keyboard=zone_keyboard(COMMON_ZONES, "tz:")
+            "sessions_timezone_usage",
+            zone=person.zone,
+            keyboard=zone_keyboard(COMMON_ZONES, "tz:", turn.locale),
         )
         return
     try:

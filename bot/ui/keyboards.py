@@ -34,8 +34,11 @@ on a new row.
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Sequence
+
+from babel.dates import get_timezone_location
 
 from bot.parsing import Series
 from bot.ui.turn import Keyboard, Turn
@@ -94,8 +97,14 @@ def match_id(pattern: re.Pattern[str], data: str) -> int | None:
     return int(found["id"]) if found is not None else None
 
 
-def zone_label(zone: str) -> str:
-    """``America/New_York`` -> ``New York``: the place, as people say it."""
+def zone_label(zone: str, locale: str | None = None) -> str:
+    """``America/New_York`` -> ``New York``: the place, as people say it, in the reader's
+    language where Babel knows it (``Nueva York``, ``Londres``)."""
+    if locale:
+        with contextlib.suppress(ValueError, LookupError):
+            return str(
+                get_timezone_location(zone, locale=locale.replace("-", "_"), return_city=True)
+            )
     return zone.rsplit("/", 1)[-1].replace("_", " ")
 
 
@@ -108,9 +117,9 @@ def name_keyboard(first_name: str) -> Keyboard | None:
     return [[(name, OB_NAME)]] if name else None
 
 
-def zone_keyboard(zones: Sequence[str], prefix: str) -> Keyboard:
+def zone_keyboard(zones: Sequence[str], prefix: str, locale: str | None = None) -> Keyboard:
     """One button per zone; ``prefix`` is ``ob:z:`` in set-up and ``tz:`` for /timezone."""
-    return _rows([(zone_label(z), prefix + z) for z in zones], 2)
+    return _rows([(zone_label(z, locale), prefix + z) for z in zones], 2)
 
 
 def kind_keyboard(turn: Turn) -> Keyboard:

@@ -119,7 +119,7 @@ def zone_error(turn: Turn, error: ZoneGuessError, prefix: str) -> tuple[str, Key
     """The re-prompt for a zone we could not use, with buttons for what it may have meant. An
     abbreviation or offset (EST, GMT+1) names a clock, not a place, and is an hour off half the
     year: the person is asked which city they are in."""
-    keyboard = zone_keyboard(error.suggestions, prefix) if error.suggestions else None
+    keyboard = zone_keyboard(error.suggestions, prefix, turn.locale) if error.suggestions else None
     if error.ask_city:
         key = "zone_ask_city_suggest" if keyboard else "zone_ask_city"
     elif error.code == LEGACY and keyboard:
