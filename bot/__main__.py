@@ -30,11 +30,17 @@ def build_parser() -> argparse.ArgumentParser:
         "Without a subcommand it runs the bot (needs TELEGRAM_BOT_TOKEN).",
     )
     commands = parser.add_subparsers(dest="command", metavar="{demo,preview}")
-    commands.add_parser(
+    demo_parser = commands.add_parser(
         "demo",
         help="an offline demo against a fake Bot API: no token, no network",
         description="A simulated patient and family member go through a short series against "
         "an in-process fake Bot API with an accelerated clock.",
+    )
+    demo_parser.add_argument(
+        "--lang",
+        choices=("en", "es"),
+        default="en",
+        help="the people's language and the transcript's (default: en)",
     )
     preview.add_arguments(
         commands.add_parser(
@@ -64,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "demo":
         from bot.offline.demo import main as demo
 
-        return demo()
+        return demo(args.lang)
     from bot.app import run
 
     return run()

@@ -16,6 +16,8 @@ path), and the two react to some messages: Maya taps "Got it" on one reminder an
 record of calls and printed as each person would see it, in their own time zone.
 
 No token is needed or printed, nothing leaves 127.0.0.1, and it finishes in seconds.
+``--lang es`` plays the same story with Spanish-speaking people (Inés and Raúl): the bot writes
+to them in Spanish, and the transcript's own words are Spanish too (``bot.offline.demo_words``).
 """
 
 from __future__ import annotations
@@ -40,7 +42,8 @@ from telegram import Update
 
 from bot.app import build_application, dispatch_now
 from bot.clock import ManualClock
-from bot.context import BotContext, CompanionApp, Services, services_of
+from bot.context import BotContext, CompanionApp, Services, Settings, services_of
+from bot.offline.demo_words import ENGLISH, LANGUAGES, DemoWords
 from bot.offline.fake_api import JSON, Call, FakeBotApi
 from scheduler.model import DeliveryStatus
 
@@ -49,13 +52,20 @@ START = datetime(2026, 11, 30, 9, 0, tzinfo=ZoneInfo(ZONE))  # a Monday morning
 START_UTC = START.astimezone(UTC)
 MAYA_ID = 1001  # private chat ids equal the user's id, as in Telegram
 SAM_ID = 2002
-USERS: dict[int, JSON] = {
-    MAYA_ID: {"id": MAYA_ID, "is_bot": False, "first_name": "Maya", "language_code": "en"},
-    SAM_ID: {"id": SAM_ID, "is_bot": False, "first_name": "Sam", "language_code": "en"},
-}
+
+
+def cast(words: DemoWords) -> dict[int, JSON]:
+    """The two people as Telegram describes them, speaking ``words.code``."""
+    return {
+        chat_id: {"id": chat_id, "is_bot": False, "first_name": name, "language_code": words.code}
+        for chat_id, name in ((MAYA_ID, words.patient), (SAM_ID, words.family))
+    }
+
+
+USERS: dict[int, JSON] = cast(ENGLISH)
 NAMES = {chat_id: str(user["first_name"]) for chat_id, user in USERS.items()}
-FIRST_SESSION = "tomorrow 10:00"
-SERIES = "tue thu, 3 sessions"  # the first session and two more: Tue, Thu, Tue
+FIRST_SESSION = ENGLISH.first_session
+SERIES = ENGLISH.series
 HORIZON = timedelta(days=21)  # a guard: the series is over long before this
 MAX_STEPS = 500  # another guard, against a dispatcher that keeps finding work
 LINK = re.compile(r"\?start=(?P<token>[A-Za-z0-9_-]{1,64})")
@@ -63,18 +73,7 @@ LINK = re.compile(r"\?start=(?P<token>[A-Za-z0-9_-]{1,64})")
 STAMP_WIDTH = 16  # "Tue  1 Dec 20:00"
 WHO_WIDTH = 11  # "bot -> Maya"
 TEXT_COLUMN = STAMP_WIDTH + 2 + WHO_WIDTH + 3  # where message text starts on every line
-_WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
-_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 _BULLET = re.compile(r"^(\s*(?:[•\-–*]|\d+[.)])\s+)")
-_SKIP_REASONS = {
-    "expired": "its moment had passed before it could be sent",
-    "quiet_hours": "it would have fallen in quiet hours",
-    "paused": "messages were paused",
-    "stopped": "the person had stopped all messages",
-    "recipient_gone": "the person could no longer be reached",
-    "unlinked": "the family member was no longer linked",
-    "session_cancelled": "the session was cancelled",
-}
 
 
 class DemoError(Exception):
@@ -118,18 +117,13 @@ class DemoResult:
 # -- formatting -----------------------------------------------------------------------------------
 
 
-def stamp(instant: datetime, zone: str) -> str:
-    """``Tue  1 Dec 20:00`` in ``zone``."""
-    local = instant.astimezone(ZoneInfo(zone))
-    return (
-        f"{_WEEKDAYS[local.weekday()]} {local.day:>2} {_MONTHS[local.month - 1]} "
-        f"{local.hour:02d}:{local.minute:02d}"
-    )
+def stamp(instant: datetime, zone: str, words: DemoWords = ENGLISH) -> str:
+    """``Tue  1 Dec 20:00`` in ``zone`` (``mar  1 dic 20:00`` in Spanish)."""
+    return words.stamp(instant.astimezone(ZoneInfo(zone)))
 
 
-def day_heading(instant: datetime, zone: str, width: int) -> str:
-    local = instant.astimezone(ZoneInfo(zone))
-    title = f"── {local:%A} {local.day} {local:%B %Y} "
+def day_heading(instant: datetime, zone: str, width: int, words: DemoWords = ENGLISH) -> str:
+    title = f"── {words.long_date(instant.astimezone(ZoneInfo(zone)))} "
     return title + "─" * max(3, width - len(title))
 
 
@@ -153,14 +147,14 @@ def wrap_text(text: str, width: int) -> list[str]:
     return lines
 
 
-def format_entry(entry: Entry, width: int) -> list[str]:
+def format_entry(entry: Entry, width: int, words: DemoWords = ENGLISH) -> list[str]:
     """The printed lines of one entry; every line after the first starts at ``TEXT_COLUMN``."""
     indent = " " * TEXT_COLUMN
     if entry.narration:
         margin = STAMP_WIDTH + 2
         return [" " * margin + line for line in wrap_text(entry.text, width - margin)]
     body = wrap_text(entry.text, width - TEXT_COLUMN)
-    head = f"{stamp(entry.at, entry.zone):<{STAMP_WIDTH}}  {entry.who:<{WHO_WIDTH}}   "
+    head = f"{stamp(entry.at, entry.zone, words):<{STAMP_WIDTH}}  {entry.who:<{WHO_WIDTH}}   "
     out = [(head + body[0]).rstrip()]
     out += [(indent + line).rstrip() for line in body[1:]]
     if entry.buttons:
@@ -192,7 +186,11 @@ class Demo:
         api: FakeBotApi,
         clock: ManualClock,
         emit: Callable[[Entry], None],
+        words: DemoWords = ENGLISH,
     ) -> None:
+        self.words = words
+        self.users = cast(words)
+        self.names = {chat_id: str(user["first_name"]) for chat_id, user in self.users.items()}
         self.app = app
         self.api = api
         self.clock = clock
@@ -211,13 +209,13 @@ class Demo:
 
     async def say(self, chat_id: int, text: str, *, shown: str | None = None) -> None:
         self._person(chat_id, shown if shown is not None else text)
-        await self._feed(self.api.make_text(chat_id, text, user=USERS[chat_id]), chat_id)
+        await self._feed(self.api.make_text(chat_id, text, user=self.users[chat_id]), chat_id)
 
     async def tap(self, chat_id: int, data: str, label: str) -> None:
-        self._person(chat_id, f"taps [{label}]")
+        self._person(chat_id, self.words.taps.format(label=label))
         if not data.startswith(("ob:", "fj:", "fa:")):  # the footer lists the reminders' buttons
-            self.result.taps.append(f"{NAMES[chat_id]} tapped [{label}]")
-        await self._feed(self.api.make_callback(chat_id, data, user=USERS[chat_id]), chat_id)
+            self.result.taps.append(self.words.tapped.format(name=self.names[chat_id], label=label))
+        await self._feed(self.api.make_callback(chat_id, data, user=self.users[chat_id]), chat_id)
 
     async def tap_button(self, chat_id: int, data_prefix: str) -> None:
         """Tap the button whose data starts with ``data_prefix`` on the latest message with one."""
@@ -237,10 +235,10 @@ class Demo:
             for label, data in call.buttons:
                 if data.startswith(data_prefix):
                     return label, data
-        raise DemoError(f"no button {data_prefix!r} was sent to {NAMES[chat_id]}")
+        raise DemoError(f"no button {data_prefix!r} was sent to {self.names[chat_id]}")
 
     def _person(self, chat_id: int, text: str) -> None:
-        who = f"{NAMES[chat_id]} -> bot"
+        who = f"{self.names[chat_id]} -> bot"
         self._add(Entry(self.clock.now(), chat_id, self.zone(chat_id), who, text))
 
     async def _feed(self, update: JSON, actor: int) -> None:
@@ -298,19 +296,21 @@ class Demo:
                 self.result.problems.append(f"{call.method} refused: {call.description}")
             return
         chat_id = call.chat_id if isinstance(call.chat_id, int) else None
-        if chat_id in NAMES and call.method in ("sendMessage", "editMessageText"):
+        if chat_id in self.names and call.method in ("sendMessage", "editMessageText"):
             text = call.plain_text or ""
             if call.method == "editMessageText":
-                text = f"(the message changes to:) {text}"
+                text = self.words.changes.format(text=text)
             else:
                 self.result.received[chat_id] = self.result.received.get(chat_id, 0) + 1
                 self._react(chat_id, call)
             buttons = tuple(label for label, _ in call.buttons)
-            who = f"bot -> {NAMES[chat_id]}"
+            who = f"bot -> {self.names[chat_id]}"
             self._add(Entry(now, chat_id, self.zone(chat_id), who, text, buttons))
-        elif call.method == "answerCallbackQuery" and actor in NAMES and call.params.get("text"):
-            popup = f"(pop-up) {call.params['text']}"
-            self._add(Entry(now, actor, self.zone(actor), f"bot -> {NAMES[actor]}", popup))
+        elif (
+            call.method == "answerCallbackQuery" and actor in self.names and call.params.get("text")
+        ):
+            popup = self.words.popup.format(text=call.params["text"])
+            self._add(Entry(now, actor, self.zone(actor), f"bot -> {self.names[actor]}", popup))
 
     def _add(self, entry: Entry) -> None:
         self.result.entries.append(entry)
@@ -348,7 +348,7 @@ class Demo:
     def tally(self) -> None:
         companion = self.services.companion
         catalog = self.services.catalog
-        for chat_id in NAMES:
+        for chat_id in self.names:
             person = companion.person_by_chat(chat_id)
             if person is None:
                 continue
@@ -381,9 +381,9 @@ async def play(demo: Demo) -> None:
     demo.at(minute(2.5))
     await demo.tap_button(MAYA_ID, "ob:n:3")
     demo.at(minute(3))
-    await demo.say(MAYA_ID, FIRST_SESSION)
+    await demo.say(MAYA_ID, demo.words.first_session)
     demo.at(minute(4))
-    await demo.say(MAYA_ID, SERIES)
+    await demo.say(MAYA_ID, demo.words.series)
 
     # Maya invites Sam; Sam opens the link, joins, and Maya approves.
     demo.at(minute(6))
@@ -393,12 +393,12 @@ async def play(demo: Demo) -> None:
         None,
     )
     if invite is None:
-        raise DemoError("the bot sent Maya no invite link")
+        raise DemoError(f"the bot sent {demo.words.patient} no invite link")
     match = LINK.search(invite.plain_text or "")
     assert match is not None
-    demo.narrate("Maya forwards the link to Sam, who opens it a little later.")
+    demo.narrate(demo.words.forwards)
     demo.at(minute(20))
-    await demo.say(SAM_ID, f"/start {match['token']}", shown="/start  (opened from Maya's link)")
+    await demo.say(SAM_ID, f"/start {match['token']}", shown=demo.words.opened_link)
     demo.at(minute(21))
     await demo.tap_button(SAM_ID, "fj:")
     demo.at(minute(24))
@@ -408,7 +408,7 @@ async def play(demo: Demo) -> None:
     await demo.run_series()
 
 
-async def run_demo(emit: Callable[[Entry], None]) -> DemoResult:
+async def run_demo(emit: Callable[[Entry], None], words: DemoWords = ENGLISH) -> DemoResult:
     """Run the whole story against the real application; ``emit`` gets each entry in order."""
     clock = ManualClock(START)
     with tempfile.TemporaryDirectory(prefix="companion-demo-") as tmp:
@@ -420,8 +420,9 @@ async def run_demo(emit: Callable[[Entry], None]) -> DemoResult:
                 base_url=api.base_url,
                 clock=clock,
                 min_chat_interval=0.0,  # simulated people read instantly
+                settings=_settings(words),
             )
-            demo = Demo(app, api, clock, emit)
+            demo = Demo(app, api, clock, emit, words)
 
             async def collect_error(update: object, context: BotContext) -> None:
                 error = context.error
@@ -447,120 +448,108 @@ async def run_demo(emit: Callable[[Entry], None]) -> DemoResult:
     return demo.result
 
 
+def _settings(words: DemoWords) -> Settings | None:
+    """The operator's settings for this language's story: its crisis line, if it has one."""
+    if words.crisis_line is None:
+        return None
+    return Settings(crisis_line=words.crisis_line, crisis_lines=((words.code, words.crisis_line),))
+
+
 # -- printing -------------------------------------------------------------------------------------
 
 
-def header(width: int) -> list[str]:
+def header(width: int, words: DemoWords = ENGLISH) -> list[str]:
     rule = "═" * min(width, 78)
     start = START
+    clock = words.clock.format(date=words.long_date(start), time=f"{start:%H:%M}")
     lines = [
         rule,
-        "Session Companion: offline demo",
+        words.title,
         rule,
         "",
-        *textwrap.wrap(
-            "This is the real bot (handlers, scheduler, SQLite store, message catalog) talking "
-            "to a fake Telegram server inside this process, on 127.0.0.1. No bot token, no "
-            "network, and nothing is kept: the database lives in a temporary directory.",
-            width=min(width, 78),
-        ),
+        *textwrap.wrap(words.intro, width=min(width, 78)),
         "",
-        *textwrap.wrap(
-            f"Time is simulated. The clock starts on {start:%A} {start.day} {start:%B %Y} at "
-            f"{start:%H:%M} in London and jumps from one due message to the next, so more "
-            "than a week passes in a few seconds.",
-            width=min(width, 78),
-        ),
+        *textwrap.wrap(clock, width=min(width, 78)),
         "",
-        "  Maya  a patient in London, about to start a series of 3 IV sessions",
-        "  Sam   her partner, whom she invites to help",
+        f"  {words.patient:<5} {words.cast_patient}",
+        f"  {words.family:<5} {words.cast_family}",
         "",
-        *textwrap.wrap(
-            "Each line shows the local time on that person's phone, who wrote to whom, and the "
-            "text as they read it; [Label] is a button under the message.",
-            width=min(width, 78),
-        ),
+        *textwrap.wrap(words.legend, width=min(width, 78)),
     ]
     return lines
 
 
-def footer(result: DemoResult, width: int, seconds: float) -> list[str]:
+def footer(result: DemoResult, width: int, seconds: float, words: DemoWords = ENGLISH) -> list[str]:
     first, last = result.first, result.last
     days = (last - first) / timedelta(days=1)
-    lines = [
-        "",
-        "═" * min(width, 78),
-        "Summary",
-        "",
-        f"Simulated {stamp(first, ZONE)} to {stamp(last, ZONE)} ({days:.0f} days) "
-        f"in {seconds:.1f} s of real time.",
-        "",
-    ]
-    for chat_id, name in NAMES.items():
+    names = {MAYA_ID: words.patient, SAM_ID: words.family}
+    simulated = words.simulated.format(
+        first=stamp(first, ZONE, words),
+        last=stamp(last, ZONE, words),
+        days=f"{days:.0f}",
+        seconds=f"{seconds:.1f}",
+    )
+    lines = ["", "═" * min(width, 78), words.summary, "", simulated, ""]
+    for chat_id, name in names.items():
         received = result.received.get(chat_id, 0)
         timed = result.timed.get(chat_id, 0)
-        lines.append(
-            f"  {name:<5} received {received:>2} messages: {timed:>2} timed, "
-            f"{received - timed:>2} answers to what {name} typed or tapped"
+        line = words.received.format(
+            name=f"{name:<5}",
+            received=f"{received:>2}",
+            timed=f"{timed:>2}",
+            answers=f"{received - timed:>2}",
+            name_again=name,
         )
+        lines.append(f"  {line}")
     lines.append("")
     if result.taps:
-        lines += textwrap.wrap(
-            "Buttons on timed messages: " + ", ".join(result.taps) + ".", width=min(width, 78)
-        )
+        taps = words.buttons_used.format(taps=", ".join(result.taps))
+        lines += textwrap.wrap(taps, width=min(width, 78))
         lines.append("")
     if result.skipped:
-        lines.append("Not sent (the bot never sends a message late):")
+        lines.append(words.not_sent_head)
         for due, chat_id, topic, reason in sorted(result.skipped):
-            why = _SKIP_REASONS.get(reason, reason)
-            lines.append(f"  {stamp(due, ZONE)}  to {NAMES[chat_id]:<5} {topic}: {why}")
+            why = words.skip_reasons.get(reason, reason)
+            shown = words.not_sent_line.format(
+                stamp=stamp(due, ZONE, words), name=f"{names[chat_id]:<5}", topic=topic, why=why
+            )
+            lines.append(f"  {shown}")
     else:
-        lines += textwrap.wrap(
-            "Not sent: none. Every timed message went out while it was still relevant; one "
-            "whose moment has passed is recorded as skipped, never sent late.",
-            width=min(width, 78),
-        )
-    lines += [
-        "",
-        *textwrap.wrap(
-            "To run it for real, create a bot with @BotFather and start "
-            "`TELEGRAM_BOT_TOKEN=... python -m bot` (see the README). To see every message a "
-            'series would send: `python -m bot preview --zone Europe/London --session "2026-12-01 '
-            '10:00" --family`.',
-            width=min(width, 78),
-            break_on_hyphens=False,
-        ),
-    ]
+        lines += textwrap.wrap(words.none_skipped, width=min(width, 78))
+    lines += ["", *textwrap.wrap(words.run_it, width=min(width, 78), break_on_hyphens=False)]
     return lines
 
 
-def main() -> int:
-    """Run the demo, print the conversation; 0 when the story played out without a problem."""
+def main(lang: str = "en") -> int:
+    """Run the demo, print the conversation; 0 when the story played out without a problem.
+
+    ``lang``: the people's language and the transcript's (``en`` or ``es``)."""
+    words = LANGUAGES[lang]
     out = sys.stdout
     if isinstance(out, io.TextIOWrapper):
         with contextlib.suppress(ValueError):
             out.reconfigure(errors="replace")  # an ASCII-only terminal still gets the story
     width = output_width(out)
-    for line in header(width):
+    for line in header(width, words):
         print(line, file=out)
     day: list[str] = []
 
     def emit(entry: Entry) -> None:
-        heading = day_heading(entry.at, ZONE, min(width, 78))
+        heading = day_heading(entry.at, ZONE, min(width, 78), words)
         if not day or day[-1] != heading:
             day.append(heading)
             print(f"\n{heading}\n", file=out)
-        for line in format_entry(entry, width):
+        for line in format_entry(entry, width, words):
             print(line, file=out)
         out.flush()
 
     started = time.monotonic()
     try:
-        result = asyncio.run(run_demo(emit))
+        result = asyncio.run(run_demo(emit, words))
     except DemoError as exc:
         print(f"\ndemo: stopped early: {exc}", file=sys.stderr)
         return 1
-    for line in footer(result, width, time.monotonic() - started):
+    for line in footer(result, width, time.monotonic() - started, words):
         print(line, file=out)
     if result.problems:
         print("\ndemo: something went wrong along the way:", file=sys.stderr)
