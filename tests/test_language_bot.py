@@ -240,3 +240,28 @@ async def test_the_command_menu_is_set_in_spanish_for_spanish_apps(harness: BotH
     assert {item["command"]: item["description"] for item in default[-1].params["commands"]}[
         "start"
     ] == "set up"
+
+
+async def test_add_and_a_date_outside_a_question_read_spanish(harness: BotHarness) -> None:
+    """/add takes Spanish dates, kinds and repeats; a Spanish date typed out of the blue is
+    pointed to /add, in Spanish."""
+    await harness.say(PATIENT, "/start", user=LUCIA)
+    await harness.say(PATIENT, "/timezone Madrid", user=LUCIA)
+    calls = await harness.say(PATIENT, "/add 1 de diciembre 14:30 otra mar,jue x3", user=LUCIA)
+    assert_spanish(calls)
+    said = "\n".join(texts(calls))
+    assert "Guardada: martes 1 de diciembre, 14:30 (Europe/Madrid)" in said
+    assert "Sesiones añadidas: 3." in said
+    sessions = harness.services.companion.sessions(locale_person_id(harness))
+    assert [s.kind.value for s in sessions] == ["other", "other", "other"]
+    assert [s.local_start.day for s in sessions] == [1, 3, 8]
+    (pointer,) = await harness.say(PATIENT, "pasado mañana 9:00", user=LUCIA)
+    assert "Para añadir una sesión a esa hora, envía: /add pasado mañana 9:00" in (
+        pointer.plain_text or ""
+    )
+
+
+def locale_person_id(h: BotHarness) -> int:
+    person = h.services.companion.person_by_chat(PATIENT)
+    assert person is not None
+    return person.id
