@@ -257,15 +257,16 @@ def test_demo_subcommand_runs_the_demo(
     """``demo`` calls ``bot.offline.demo.main`` (a stand-in module: only the wiring)."""
     calls: list[str] = []
 
-    def demo_main() -> int:
-        calls.append("demo")
+    def demo_main(lang: str = "en") -> int:
+        calls.append(f"demo {lang}")
         return 0
 
     stand_in = types.ModuleType("bot.offline.demo")
     stand_in.main = demo_main  # type: ignore[attr-defined]
     monkeypatch.setitem(sys.modules, "bot.offline.demo", stand_in)
     assert main(["demo"]) == 0
-    assert calls == ["demo"]
+    assert main(["demo", "--lang", "es"]) == 0
+    assert calls == ["demo en", "demo es"]
 
 
 def test_a_booster_is_its_own_series_and_planned_holds_back_the_end(
