@@ -78,6 +78,13 @@ from bot.ui.keyboards import (
 )
 from bot.ui.steps import StepHandler
 from bot.ui.turn import Turn, handler
+from bot.webhook import (
+    WebhookConfigError,
+    WebhookFlags,
+    WebhookOptions,
+    WebhookPoller,
+    webhook_options,
+)
 from messages import Catalog, load_catalog
 from scheduler.companion import Companion
 from scheduler.dispatch import Dispatcher, DispatchReport
@@ -411,12 +418,19 @@ def patient_commands(catalog: Catalog, locale: str | None = None) -> list[BotCom
     return menu
 
 
-def run() -> int:
-    """``python -m bot``: 0 after a clean stop, 2 without a token, 1 if Telegram refuses it,
-    3 if another process already runs on this database."""
+def run(webhook_flags: WebhookFlags | None = None) -> int:
+    """``python -m bot``: 0 after a clean stop, 2 without a token or with unusable webhook
+    settings, 1 if Telegram refuses the token, 3 if another process already runs on this
+    database. ``webhook_flags``: the command line's webhook options, over the config file's."""
     token = os.environ.get("TELEGRAM_BOT_TOKEN", "").strip()
     if not token:
         print(BOTFATHER_HINT, file=sys.stderr)
+        return EXIT_NO_TOKEN
+    settings = Settings()
+    try:
+        webhook = webhook_options(settings, webhook_flags or WebhookFlags())
+    except WebhookConfigError as exc:
+        print(exc, file=sys.stderr)
         return EXIT_NO_TOKEN
     configure_logging()
     db_path = os.environ.get("COMPANION_DB", "companion.db")
@@ -434,8 +448,9 @@ def run() -> int:
             base_url=os.environ.get("TELEGRAM_API_BASE_URL") or None,
             rate_limit=os.environ.get(RATE_LIMIT_ENV, "").lower() != "off",
             min_chat_interval=float(os.environ.get(MIN_CHAT_INTERVAL_ENV) or 1.0),
+            settings=settings,
         )
-        code = asyncio.run(_serve_with_signals(application))
+        code = asyncio.run(_serve_with_signals(application, webhook))
     finally:
         lock.release()
     if code == EXIT_REFUSED:
@@ -443,13 +458,15 @@ def run() -> int:
     return code
 
 
-async def _serve_with_signals(application: CompanionApp) -> int:
+async def _serve_with_signals(
+    application: CompanionApp, webhook: WebhookOptions | None = None
+) -> int:
     runtime = runtime_of(application)
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, runtime.request_stop)
     try:
-        return await serve(application)
+        return await serve(application, webhook=webhook)
     finally:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)
@@ -462,8 +479,14 @@ def runtime_of(application: AnyApplication) -> Runtime:
     return runtime
 
 
-async def serve(application: CompanionApp, *, poll_timeout: int = POLL_TIMEOUT) -> int:
+async def serve(
+    application: CompanionApp,
+    *,
+    poll_timeout: int = POLL_TIMEOUT,
+    webhook: WebhookOptions | None = None,
+) -> int:
     """Start, poll through the inbox until ``runtime_of(application).request_stop()``, stop.
+    With ``webhook``, updates come by webhook instead (``bot.webhook``), through the same inbox.
 
     Returns the exit status: 0, or ``EXIT_REFUSED`` when Telegram refuses the token (at start
     or later). Telegram being unreachable at start is waited out with back-off, not fatal.
@@ -478,13 +501,24 @@ async def serve(application: CompanionApp, *, poll_timeout: int = POLL_TIMEOUT) 
             return runtime.exit_code
         await _post_init(application)
         await application.start()
-        poller = Poller(
-            application,
-            services.db,
-            now=services.clock.now,
-            allowed_updates=ALLOWED_UPDATES,
-            poll_timeout=poll_timeout,
-        )
+        poller: Poller
+        if webhook is not None:
+            poller = WebhookPoller(
+                application,
+                services.db,
+                now=services.clock.now,
+                allowed_updates=ALLOWED_UPDATES,
+                options=webhook,
+            )
+        else:
+            await _leave_webhook(application)
+            poller = Poller(
+                application,
+                services.db,
+                now=services.clock.now,
+                allowed_updates=ALLOWED_UPDATES,
+                poll_timeout=poll_timeout,
+            )
         polling = asyncio.ensure_future(poller.run(stop))
         stopped = asyncio.ensure_future(stop.wait())
         await asyncio.wait({polling, stopped}, return_when=asyncio.FIRST_COMPLETED)
@@ -498,6 +532,20 @@ async def serve(application: CompanionApp, *, poll_timeout: int = POLL_TIMEOUT) 
     finally:
         await _stop(application, polling)
     return runtime.exit_code
+
+
+async def _leave_webhook(application: CompanionApp) -> None:
+    """Long polling after webhook mode: Telegram refuses ``getUpdates`` while a webhook is set.
+    Its updates waiting meanwhile stay queued for ``getUpdates``. Best effort: if Telegram is
+    unreachable now, the poller's back-off takes over."""
+    try:
+        if (await application.bot.get_webhook_info()).url:
+            await application.bot.delete_webhook(drop_pending_updates=False)
+            _LOGGER.info("start-up: webhook removed; long polling")
+    except InvalidToken:
+        raise
+    except TelegramError as exc:
+        _LOGGER.warning("start-up: webhook state unknown (%s)", type(exc).__name__)
 
 
 async def _initialize(application: CompanionApp, stop: asyncio.Event) -> bool:

@@ -50,6 +50,11 @@ class Settings:
     admin_chat_ids: frozenset[int] = frozenset()
     # A directory of catalog files that replace, add or switch off built-in messages.
     catalog_overlay: str | None = None
+    # Webhook mode (``bot.webhook``): Telegram posts to webhook_url; None means long polling.
+    webhook_url: str | None = None
+    webhook_secret: str | None = None
+    webhook_listen: str = "127.0.0.1"
+    webhook_port: int = 8443
 
     def crisis_line_for(self, language: str | None) -> str:
         """The crisis line for a person's language, else the deployment's default."""
