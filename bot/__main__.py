@@ -1,5 +1,6 @@
 """``python -m bot``: run the bot; ``python -m bot demo``: the offline demo; ``python -m bot
-preview ...``: print a series' timeline. Also the ``session-companion`` console script.
+preview ...``: print a series' timeline; ``python -m bot stats`` and ``python -m bot backup
+PATH``: the operator's tools. Also the ``session-companion`` console script.
 
 Subcommands import their modules lazily, so ``preview`` never loads Telegram and the bot's
 start-up errors (a missing token) are the bot's own.
@@ -22,14 +23,15 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from bot import preview
+    from bot import operator, preview
 
     parser = _Parser(
         prog="session-companion",
         description="A Telegram companion for a series of treatment sessions. "
         "Without a subcommand it runs the bot (needs TELEGRAM_BOT_TOKEN).",
     )
-    commands = parser.add_subparsers(dest="command", metavar="{demo,preview}")
+    _add_webhook_arguments(parser)
+    commands = parser.add_subparsers(dest="command", metavar="{demo,preview,stats,backup}")
     commands.add_parser(
         "demo",
         help="an offline demo against a fake Bot API: no token, no network",
@@ -44,7 +46,44 @@ def build_parser() -> argparse.ArgumentParser:
             formatter_class=argparse.RawDescriptionHelpFormatter,
         )
     )
+    operator.add_db_argument(
+        commands.add_parser(
+            "stats",
+            help="counts only: people, active series, what is due, last week's outcomes, lag",
+            description="Counts of the running bot's database, never a name: the same as an "
+            "admin's /stats. Safe while the bot runs.",
+        )
+    )
+    backup = commands.add_parser(
+        "backup",
+        help="copy the database to PATH with SQLite's backup API (safe while the bot runs)",
+        description="A consistent copy of the database, taken while the bot runs (WAL mode), "
+        "written 0600 and renamed into place when complete.",
+    )
+    backup.add_argument("path", metavar="PATH", help="where the copy goes (replaced if there)")
+    operator.add_db_argument(backup)
     return parser
+
+
+def _add_webhook_arguments(parser: argparse.ArgumentParser) -> None:
+    """Running the bot by webhook instead of long polling (over the config file's settings).
+    Defaults are applied in ``bot.webhook``, so building the parser loads no Telegram code."""
+    group = parser.add_argument_group(
+        "webhook mode", "take updates by webhook instead of long polling (see README)"
+    )
+    group.add_argument(
+        "--webhook-url", metavar="URL", help="the public https URL Telegram posts updates to"
+    )
+    group.add_argument(
+        "--webhook-secret-env",
+        metavar="NAME",
+        help="environment variable holding Telegram's secret token (default: "
+        "COMPANION_WEBHOOK_SECRET); never on the command line, where other users could read it",
+    )
+    group.add_argument(
+        "--listen", metavar="ADDRESS", help="address the webhook server binds (127.0.0.1)"
+    )
+    group.add_argument("--port", type=int, help="port the webhook server binds (8443)")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -61,13 +100,29 @@ def main(argv: list[str] | None = None) -> int:
         from bot import preview
 
         return preview.run(args)
+    if args.command == "stats":
+        from bot import operator
+
+        return operator.stats(args)
+    if args.command == "backup":
+        from bot import operator
+
+        return operator.run_backup(args)
     if args.command == "demo":
         from bot.offline.demo import main as demo
 
         return demo()
     from bot.app import run
+    from bot.webhook import SECRET_ENV, WebhookFlags
 
-    return run()
+    return run(
+        WebhookFlags(
+            url=args.webhook_url,
+            secret_env=args.webhook_secret_env or SECRET_ENV,
+            listen=args.listen,
+            port=args.port,
+        )
+    )
 
 
 if __name__ == "__main__":

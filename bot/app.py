@@ -29,7 +29,7 @@ import re
 import signal
 import sys
 from collections.abc import Awaitable, Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -62,7 +62,16 @@ from bot.context import (
     services_of,
 )
 from bot.errors import configure_logging, on_error
-from bot.handlers import basics, control, family, onboarding, privacy, reminders, sessions
+from bot.handlers import (
+    admin,
+    basics,
+    control,
+    family,
+    onboarding,
+    privacy,
+    reminders,
+    sessions,
+)
 from bot.lock import AlreadyRunning, DatabaseLock, make_private
 from bot.polling import POLL_TIMEOUT, Poller
 from bot.sender import TelegramSender
@@ -88,6 +97,7 @@ from bot.webhook import (
 from messages import Catalog, load_catalog
 from scheduler.companion import Companion
 from scheduler.dispatch import Dispatcher, DispatchReport
+from scheduler.retention import Erased, erase_expired
 from scheduler.store.db import Database
 from scheduler.store.deliveries import ClaimedDelivery, Deliveries
 
@@ -96,6 +106,9 @@ _LOGGER = logging.getLogger(__name__)
 DISPATCH_JOB = "dispatch"
 SAFETY_TICK_JOB = "dispatch-safety-tick"
 SAFETY_TICK_SECONDS = 60.0
+RETENTION_JOB = "retention"
+RETENTION_INTERVAL = timedelta(days=1)
+RETENTION_FIRST = timedelta(minutes=5)  # after start-up's own work, and again daily
 # APScheduler drops a job that starts more than 1 s late unless told otherwise: never drop, and
 # run a backlog of missed runs once.
 JOB_KWARGS: dict[str, Any] = {"misfire_grace_time": None, "coalesce": True}
@@ -286,6 +299,7 @@ def handlers(application: CompanionApp) -> list[tuple[int, BaseHandler[Any, Any,
         (0, command("export", privacy.export)),
         (0, command("forget", privacy.forget)),
         (0, command("help", basics.help_)),
+        *_admin_commands(application),
         (0, button(r"^ob:", onboarding.button)),
         (0, button(r"^mv:", sessions.move_button)),
         (0, button(r"^cx:", sessions.cancel_button)),
@@ -321,6 +335,15 @@ def handlers(application: CompanionApp) -> list[tuple[int, BaseHandler[Any, Any,
         ),
         (0, CallbackQueryHandler(handler(basics.stale_button))),
     ]
+
+
+def _admin_commands(application: CompanionApp) -> list[tuple[int, BaseHandler[Any, Any, Any]]]:
+    """``/stats``, only for the admin chats: to anyone else it is an unknown command."""
+    admins = services_of(application).settings.admin_chat_ids
+    if not admins:
+        return []
+    only_admins = _NEW & filters.ChatType.PRIVATE & filters.Chat(chat_id=sorted(admins))
+    return [(0, CommandHandler("stats", handler(admin.stats), filters=only_admins))]
 
 
 def arm_dispatcher(application: AnyApplication) -> None:
@@ -394,7 +417,36 @@ async def _post_init(application: CompanionApp) -> None:
         name=SAFETY_TICK_JOB,
         job_kwargs=JOB_KWARGS,
     )
+    job_queue.run_repeating(
+        _retention_job,
+        interval=RETENTION_INTERVAL,
+        first=RETENTION_FIRST,
+        name=RETENTION_JOB,
+        job_kwargs=JOB_KWARGS,
+    )
     arm_dispatcher(application)
+
+
+def erase_expired_now(application: AnyApplication) -> Erased:
+    """Retention on the services' clock (``scheduler.retention``); the daily job and tests."""
+    services = services_of(application)
+    erased = erase_expired(services.db, services.clock.now(), services.settings.retention_days)
+    if erased.anything:
+        _LOGGER.info(
+            "retention: erased %d series (%d sessions), %d messages, %d dialogs, %d invites,"
+            " %d handled updates",
+            erased.series,
+            erased.sessions,
+            erased.messages,
+            erased.dialogs,
+            erased.invites,
+            erased.updates,
+        )
+    return erased
+
+
+async def _retention_job(context: BotContext) -> None:
+    erase_expired_now(context.application)
 
 
 async def _post_shutdown(application: CompanionApp) -> None:
