@@ -11,10 +11,12 @@ table stays the one record of what is due: the jobs only say "look now".
 
 ``run()`` owns the process: it makes the database private, takes the one-instance lock, and
 ``serve()`` polls through the inbox (``bot.polling``) instead of PTB's ``Updater``, so a SIGKILL
-loses no update. Start-up order matters: interrupted deliveries are judged
-(``recover_in_flight``) before the job queue can dispatch, and stored updates are handled before
-new ones are fetched. SIGINT/SIGTERM stop within ``STOP_BUDGET`` seconds: no new claims or
-updates, the handler and the send in progress get a few seconds to finish, then everything stops.
+loses no update; in webhook mode PTB's webhook server feeds the same inbox (``bot.webhook``).
+A daily ``retention`` job erases what is kept no longer (``scheduler.retention``). Start-up
+order matters: interrupted deliveries are judged (``recover_in_flight``) before the job queue
+can dispatch, and stored updates are handled before new ones are fetched. SIGINT/SIGTERM stop
+within ``STOP_BUDGET`` seconds: no new claims or updates, the handler and the send in progress
+get a few seconds to finish, then everything stops.
 """
 
 from __future__ import annotations
