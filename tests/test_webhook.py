@@ -18,6 +18,7 @@ import pytest
 from telegram import Update
 from telegram.ext import ApplicationHandlerStop, CommandHandler
 
+from bot.__main__ import main
 from bot.app import ALLOWED_UPDATES, build_application, runtime_of, serve
 from bot.clock import ManualClock
 from bot.context import BotContext, CompanionApp, Settings, services_of
@@ -261,3 +262,19 @@ def test_unusable_webhook_settings_are_refused_without_echoing_the_secret(
         webhook_options(Settings(), WebhookFlags(url=url), env)
     for value in env.values():
         assert value not in str(caught.value)
+
+
+def test_the_bot_refuses_to_start_with_unusable_webhook_settings(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """Exit 2 with the reason, before the database is touched; the secret is not echoed."""
+    monkeypatch.setenv("TELEGRAM_BOT_TOKEN", "123456:" + "A" * 35)
+    monkeypatch.setenv("COMPANION_DB", str(tmp_path / "companion.db"))
+    monkeypatch.delenv("COMPANION_WEBHOOK_SECRET", raising=False)
+    assert main(["--webhook-url", PUBLIC_URL]) == 2
+    assert "COMPANION_WEBHOOK_SECRET" in capsys.readouterr().err
+    monkeypatch.setenv("MY_SECRET", "too-short-secret")
+    assert main(["--webhook-url", PUBLIC_URL, "--webhook-secret-env", "MY_SECRET"]) == 2
+    err = capsys.readouterr().err
+    assert "24 to 256" in err and "too-short-secret" not in err
+    assert not (tmp_path / "companion.db").exists()
