@@ -435,11 +435,11 @@ def erase_expired_now(application: AnyApplication) -> Erased:
     erased = erase_expired(services.db, services.clock.now(), services.settings.retention_days)
     if erased.anything:
         _LOGGER.info(
-            "retention: erased %d series (%d sessions), %d messages, %d dialogs, %d invites,"
+            "retention: erased %d series (%d sessions), %d replies, %d dialogs, %d invites,"
             " %d handled updates",
             erased.series,
             erased.sessions,
-            erased.messages,
+            erased.replies,
             erased.dialogs,
             erased.invites,
             erased.updates,

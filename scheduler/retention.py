@@ -10,8 +10,8 @@ copy of an erased row stays in the file):
   never erased while anything of it is still to be sent, nor the patient's latest series while
   a new session could still join it (``NEW_SERIES_GAP``) or while it has no session yet (it
   holds the length the patient chose for the sessions they have yet to add);
-- **messages of no series** (answers to commands, the family welcome) settled and due before
-  the same cutoff;
+- **answers** to people's commands and presses, settled and due before the same cutoff (their
+  text went when they were sent; the row said when and to which chat);
 - **set-up dialogs** left half-way and untouched for ``STALE_DIALOG`` (the question is then
   simply asked again);
 - **invite hashes** expired, used or revoked before the cutoff;
@@ -42,7 +42,7 @@ class Erased:
 
     series: int = 0
     sessions: int = 0
-    messages: int = 0
+    replies: int = 0
     dialogs: int = 0
     invites: int = 0
     updates: int = 0
@@ -50,7 +50,7 @@ class Erased:
     @property
     def anything(self) -> bool:
         return any(
-            (self.series, self.sessions, self.messages, self.dialogs, self.invites, self.updates)
+            (self.series, self.sessions, self.replies, self.dialogs, self.invites, self.updates)
         )
 
 
@@ -78,7 +78,7 @@ def erase_expired(
     erased = Erased(
         series=series,
         sessions=sessions,
-        messages=upkeep.erase_old_messages(cutoff),
+        replies=upkeep.erase_old_replies(cutoff),
         dialogs=upkeep.erase_stale_dialogs(now - STALE_DIALOG),
         invites=upkeep.erase_old_invites(cutoff),
         updates=Inbox(db).prune(now),

@@ -13,6 +13,7 @@ from scheduler.dispatch import Dispatcher
 from scheduler.model import Kind
 from scheduler.retention import erase_expired
 from scheduler.store.db import Database
+from scheduler.store.deliveries import Deliveries
 from scheduler.store.inbox import Inbox, Incoming
 from tests.fakes import FakeSender
 
@@ -139,6 +140,26 @@ def test_handled_updates_past_the_window_and_stale_dialogs_are_erased(
     assert ids == [2, 3]
     assert companion.dialogs.get(11) is None
     assert companion.dialogs.get(12) is not None
+
+
+def test_old_answers_are_erased_and_recent_or_unsent_ones_kept(db: Database) -> None:
+    deliveries = Deliveries(db)
+    for when in (NOW - timedelta(days=100), NOW - timedelta(days=10)):
+        deliveries.queue_reply(
+            chat_id=11, recipient_id=None, body="{}", now=when, relevance=timedelta(hours=12)
+        )
+    db.conn.execute("UPDATE deliveries SET status = 'sent', body = NULL")
+    deliveries.queue_reply(
+        chat_id=11,
+        recipient_id=None,
+        body="{}",
+        now=NOW - timedelta(days=100),
+        relevance=timedelta(hours=12),
+    )  # never sent (the bot was down): not erased while pending
+
+    assert erase_expired(db, NOW).replies == 1
+    left = db.conn.execute("SELECT status FROM deliveries ORDER BY id").fetchall()
+    assert [row[0] for row in left] == ["sent", "pending"]
 
 
 def test_retention_refuses_a_window_below_a_day(db: Database) -> None:

@@ -162,14 +162,15 @@ class Upkeep:
             )
         return len(session_ids)
 
-    def erase_old_messages(self, cutoff: datetime) -> int:
-        """Messages of no series (answers to commands, the family welcome) due before
-        ``cutoff`` and long since settled."""
+    def erase_old_replies(self, cutoff: datetime) -> int:
+        """Answers to what people did, due before ``cutoff`` and long since settled. (The
+        family welcome, the other row of no session, stays with its link: the planner would
+        only write it again.)"""
         with self.db.transaction() as conn:
             return conn.execute(
-                "DELETE FROM deliveries WHERE session_id IS NULL AND due_at < ?"
+                "DELETE FROM deliveries WHERE message_id = ? AND due_at < ?"
                 " AND status NOT IN ('pending', 'sending')",
-                (to_db(cutoff),),
+                (REPLY, to_db(cutoff)),
             ).rowcount
 
     def erase_stale_dialogs(self, cutoff: datetime) -> int:
