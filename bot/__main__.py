@@ -23,7 +23,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from bot import operator, preview
+    from bot import operator_tools, preview
 
     parser = _Parser(
         prog="session-companion",
@@ -46,7 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
             formatter_class=argparse.RawDescriptionHelpFormatter,
         )
     )
-    operator.add_db_argument(
+    operator_tools.add_db_argument(
         commands.add_parser(
             "stats",
             help="counts only: people, active series, what is due, last week's outcomes, lag",
@@ -61,7 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
         "written 0600 and renamed into place when complete.",
     )
     backup.add_argument("path", metavar="PATH", help="where the copy goes (replaced if there)")
-    operator.add_db_argument(backup)
+    operator_tools.add_db_argument(backup)
     return parser
 
 
@@ -101,13 +101,13 @@ def main(argv: list[str] | None = None) -> int:
 
         return preview.run(args)
     if args.command == "stats":
-        from bot import operator
+        from bot import operator_tools
 
-        return operator.stats(args)
+        return operator_tools.stats(args)
     if args.command == "backup":
-        from bot import operator
+        from bot import operator_tools
 
-        return operator.run_backup(args)
+        return operator_tools.run_backup(args)
     if args.command == "demo":
         from bot.offline.demo import main as demo
 
