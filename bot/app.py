@@ -204,7 +204,7 @@ def build_application(
         db,
         catalog,
         TelegramSender(application.bot, min_chat_interval=min_chat_interval),
-        crisis_line=settings.crisis_line_for,  # by each reader's language
+        crisis_line=settings.crisis_line_for,  # by each reader's country or language
         clinic_contact=settings.clinic_contact,
         # A retry's wait counts from when its answer came, not from the run's start.
         now_fn=clock.now,

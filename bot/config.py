@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from bot.settings import Settings
+from bot.settings import Settings, known_countries
 from messages import Catalog, CatalogError, load_catalog
 from scheduler.localtime import ZoneError, zone_info
 from scheduler.model import Kind, QuietHours
@@ -90,7 +90,8 @@ def summary(config: Config) -> list[str]:
     lines = [f"config ok: {config.path}" if config.path else "no config file: built-in defaults"]
     lines.append(f"  deployment: {settings.deployment_name}")
     by_language = "".join(f"; {code}: {line}" for code, line in settings.crisis_lines)
-    lines.append(f"  crisis line: {settings.crisis_line}{by_language}")
+    by_country = "".join(f"; {code}: {line}" for code, line in settings.crisis_lines_by_country)
+    lines.append(f"  crisis line: {settings.crisis_line}{by_country}{by_language}")
     lines.append(f"  clinic contact: {settings.clinic_contact or '(none)'}")
     quiet = settings.quiet_hours
     lines.append(
@@ -221,6 +222,7 @@ class _Reader:
             "retention_days": lambda v: self._retention(values, v),
             "admin_chat_ids": lambda v: self._admins(values, v),
             "crisis_lines": lambda v: self._crisis_lines(values, v),
+            "crisis_lines_by_country": lambda v: self._country_lines(values, v),
             "session_minutes": lambda v: self._session_minutes(values, v),
             "optional_messages": lambda v: self._optional(values, v),
             "webhook": lambda v: self._webhook(values, v),
@@ -249,6 +251,10 @@ class _Reader:
         shown: list[tuple[tuple[str, ...], str]] = [
             (("crisis_line",), settings.crisis_line),
             *((("crisis_lines", code), line) for code, line in settings.crisis_lines),
+            *(
+                (("crisis_lines_by_country", code), line)
+                for code, line in settings.crisis_lines_by_country
+            ),
         ]
         if settings.clinic_contact:
             shown.append((("clinic_contact",), settings.clinic_contact))
@@ -353,6 +359,25 @@ class _Reader:
             if text is not None:
                 lines.append((code, text))
         values["crisis_lines"] = tuple(lines)
+
+    def _country_lines(self, values: dict[str, Any], value: Any) -> None:
+        if not isinstance(value, dict):
+            self.problem(
+                ("crisis_lines_by_country",),
+                'must be a table: [crisis_lines_by_country] then GB = "Samaritans, 116 123"',
+            )
+            return
+        countries = known_countries()
+        lines = []
+        for code, line in value.items():
+            key = ("crisis_lines_by_country", code)
+            if code not in countries:
+                self.problem(key, "must be a country code in capitals, like GB, US or ES")
+                continue
+            text = self._line(key, line)
+            if text is not None:
+                lines.append((code, text))
+        values["crisis_lines_by_country"] = tuple(lines)
 
     def _session_minutes(self, values: dict[str, Any], value: Any) -> None:
         if not isinstance(value, dict):

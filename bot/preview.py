@@ -410,7 +410,7 @@ def _render(
         locale=person.locale,
         wording=person.wording,
         patient_name=patient.display_name,
-        crisis_line=settings.crisis_line_for(person.locale),
+        crisis_line=settings.crisis_line_for(person.locale, person.zone),
         session=session,
         series=in_series,
         planned=planned,

@@ -7,6 +7,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
+from babel.core import get_global
+
 from scheduler.model import DEFAULT_CRISIS_LINE, DEFAULT_QUIET_HOURS, Kind, QuietHours
 
 
@@ -46,9 +48,18 @@ class Settings:
     # Expected session length by kind, observation included, in minutes; a kind not listed
     # keeps the built-in length (scheduler.model.DEFAULT_DURATION).
     session_minutes: tuple[tuple[Kind, int], ...] = ()
+    # By the country of the person's time zone ("GB"); wins over crisis_lines, since a
+    # language is spoken in many countries with different lines.
+    crisis_lines_by_country: tuple[tuple[str, str], ...] = ()
 
-    def crisis_line_for(self, language: str | None) -> str:
-        """The crisis line for a person's language ("pt-br", then "pt"), else the default."""
+    def crisis_line_for(self, language: str | None, zone: str | None = None) -> str:
+        """The crisis line for a person: by the country of their time zone (``zone``), else by
+        their language ("pt-br", then "pt"), else the deployment's default."""
+        if zone and self.crisis_lines_by_country:
+            lines = dict(self.crisis_lines_by_country)
+            country = country_of(zone)
+            if country in lines:
+                return lines[country]
         if language:
             code = language.replace("_", "-").lower()
             lines = dict(self.crisis_lines)
@@ -61,3 +72,16 @@ class Settings:
     def durations(self) -> dict[Kind, timedelta]:
         """The operator's session lengths, as the domain takes them."""
         return {kind: timedelta(minutes=minutes) for kind, minutes in self.session_minutes}
+
+
+def country_of(zone: str) -> str | None:
+    """The ISO country of an IANA zone ("Europe/London" -> "GB"; old names like "US/Eastern"
+    too), or None for zones of no country ("UTC")."""
+    canonical = get_global("zone_aliases").get(zone, zone)
+    country = get_global("zone_territories").get(canonical)
+    return str(country) if country else None
+
+
+def known_countries() -> frozenset[str]:
+    """Every country some time zone belongs to: what ``[crisis_lines_by_country]`` may name."""
+    return frozenset(str(code) for code in get_global("zone_territories").values())

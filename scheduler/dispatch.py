@@ -88,16 +88,16 @@ class Dispatcher:
         catalog: Renderer,
         sender: Sender,
         *,
-        crisis_line: str | Callable[[str | None], str],
+        crisis_line: str | Callable[[str | None, str], str],
         clinic_contact: str | None = None,
         max_attempts: int = 6,
         rng: random.Random | None = None,
         now_fn: Callable[[], datetime] | None = None,
     ) -> None:
-        """``crisis_line`` is one line for everyone, or the line for a reader's locale (the
-        operator's per-language lines). ``now_fn`` tells the time an outcome arrived (the bot
-        passes its clock's ``now``); without it the run's ``now`` stands in, so tests need no
-        clock."""
+        """``crisis_line`` is one line for everyone, or the line for a reader's (locale, zone):
+        the operator's lines by language and by country. ``now_fn`` tells the time an outcome
+        arrived (the bot passes its clock's ``now``); without it the run's ``now`` stands in, so
+        tests need no clock."""
         if max_attempts < 1:
             raise ValueError("max_attempts must be at least 1")
         self.deliveries = Deliveries(db)
@@ -110,8 +110,8 @@ class Dispatcher:
             else {}
         )
         self.sender = sender
-        self.crisis_line_for: Callable[[str | None], str] = (
-            crisis_line if callable(crisis_line) else lambda _locale: crisis_line
+        self.crisis_line_for: Callable[[str | None, str], str] = (
+            crisis_line if callable(crisis_line) else lambda _locale, _zone: crisis_line
         )
         self.clinic_contact = clinic_contact
         self.max_attempts = max_attempts
@@ -433,7 +433,7 @@ class Dispatcher:
             locale=ctx.locale,
             wording=ctx.wording,
             patient_name=ctx.patient_name,
-            crisis_line=self.crisis_line_for(ctx.locale),
+            crisis_line=self.crisis_line_for(ctx.locale, ctx.zone),
             session=ctx.session,
             series=ctx.series,
             planned=ctx.series_planned,

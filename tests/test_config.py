@@ -58,6 +58,9 @@ admin_chat_ids = [42]
 [crisis_lines]
 es = "{SPANISH_LINE}"
 
+[crisis_lines_by_country]
+US = "988"
+
 [session_minutes]
 iv = 120
 
@@ -104,6 +107,7 @@ def test_the_file_becomes_settings(uk_config: Path) -> None:
     assert settings.deployment_name == "Riverside"
     assert settings.crisis_line == UK_LINE
     assert settings.crisis_lines == (("es", SPANISH_LINE),)
+    assert settings.crisis_lines_by_country == (("US", "988"),)
     assert settings.clinic_contact == CLINIC
     assert settings.default_zone == "Europe/London"
     assert settings.quiet_hours == QuietHours(time(22, 0), time(7, 0))
@@ -127,6 +131,16 @@ def test_crisis_line_by_language_falls_back_to_the_default(uk_config: Path) -> N
     regional = Settings(crisis_lines=(("pt", "pt line"), ("pt-br", "188")))
     assert regional.crisis_line_for("pt-BR") == "188"
     assert regional.crisis_line_for("pt-PT") == "pt line"
+
+
+def test_a_countrys_line_wins_over_the_language(uk_config: Path) -> None:
+    """The country of the person's zone first (old zone names too), then the language."""
+    settings = load_config(uk_config).settings
+    assert settings.crisis_line_for("es", "America/Chicago") == "988"
+    assert settings.crisis_line_for("en", "US/Eastern") == "988"
+    assert settings.crisis_line_for("es", "Europe/London") == SPANISH_LINE
+    assert settings.crisis_line_for("en", "Europe/London") == UK_LINE
+    assert settings.crisis_line_for("en", "UTC") == UK_LINE
 
 
 def test_overlay_path_is_relative_to_the_file(tmp_path: Path) -> None:
@@ -154,6 +168,7 @@ BAD = [
     ('crisis_line = "x"\n\n[session_minutes]\niv = 100\nim = 60\n', 5, "unknown session kind"),
     ("[session_minutes]\nnasal = 5\n", 2, "whole minutes"),
     ('[crisis_lines]\nes = "024"\nSpanish = "024"\n', 3, "language code"),
+    ('[crisis_lines_by_country]\nGB = "116 123"\nuk = "116 123"\n', 3, "country code"),
     ('[optional_messages]\ncheckin = "yes"\n', 2, "true or false"),
     ('[webhook]\nurl = "http://plain.example.org"\n', 2, "https://"),
     ('[webhook]\nport = 8443\nsecret_token = "has spaces"\n', 3, "Telegram's rule"),
@@ -409,6 +424,22 @@ async def test_a_spanish_speaker_gets_the_spanish_line(clinic: BotHarness) -> No
     assert not any(UK_LINE in text for text in timed)
 
 
+async def test_a_patient_in_the_us_gets_the_us_line(clinic: BotHarness) -> None:
+    """Same language as the UK patients, another country: the [crisis_lines_by_country] line,
+    in replies and in the feel-worse message."""
+    companion = clinic.services.companion
+    now = clinic.clock.now()
+    patient = companion.register_patient(SPEAKER, "Ann", "America/Chicago", now)
+    for start in SESSIONS:
+        companion.add_session(patient.id, start, Kind.IV, now)
+    replies = await clinic.say(SPEAKER, "/help")
+    assert "Call 988 now" in (replies[0].plain_text or "")
+    mark = clinic.api.mark()
+    await run_until(clinic, datetime(2026, 12, 6, 12, tzinfo=UTC))
+    worse = message(clinic.api.sent_to(SPEAKER, since=mark), "How are you, a day after session 2?")
+    assert "call 988 now" in worse and UK_LINE not in worse
+
+
 async def test_new_people_get_the_configured_quiet_hours(clinic: BotHarness) -> None:
     patient_id = two_sessions(clinic, PATIENT)
     person = clinic.services.companion.person(patient_id)
@@ -463,3 +494,14 @@ def test_preview_with_a_bad_config_exits_2(
     path = write(tmp_path, 'default_zone = "Atlantis/Capital"\n')
     assert main([*PREVIEW, "--config", str(path)]) == 2
     assert f"{path}, line 1: default_zone" in capsys.readouterr().err
+
+
+def test_the_demo_runs_with_the_example_clinic(capsys: pytest.CaptureFixture[str]) -> None:
+    """``python -m bot demo --config examples/clinic/companion.toml``: the same story, in the
+    clinic's words and with its crisis line."""
+    assert main(["demo", "--config", str(EXAMPLE / "companion.toml")]) == 0
+    transcript = " ".join(capsys.readouterr().out.split())
+    assert "Call Samaritans, 116 123" in transcript
+    assert "no solid food in the 6 hours before your start time" in transcript
+    assert "Please come 30 minutes early" in transcript
+    assert "988" not in transcript
