@@ -238,13 +238,18 @@ class _Reader:
     def catalog(self, settings: Settings) -> Catalog:
         """The built-in catalog with the overlay merged, checked like the built-in one; and the
         values that show inside discreet messages checked against its sensitive words."""
+        # A broken built-in catalog is the installation's problem, not the file's: its
+        # CatalogError goes up as it is.
         overlay = settings.catalog_overlay
-        try:
-            catalog = load_catalog(Path(overlay)) if overlay else load_catalog()
-        except CatalogError as exc:
-            detail = "\n".join(f"  {line}" for line in str(exc).splitlines())
-            self.problem(("catalog_overlay",), f"the catalog overlay cannot be used:\n{detail}")
-            return load_catalog()
+        if overlay is None:
+            catalog = load_catalog()
+        else:
+            try:
+                catalog = load_catalog(Path(overlay))
+            except CatalogError as exc:
+                detail = "\n".join(f"  {line}" for line in str(exc).splitlines())
+                self.problem(("catalog_overlay",), f"the overlay cannot be used:\n{detail}")
+                return load_catalog()
         stems = sorted(
             {stem for texts in catalog.locales.values() for stem in texts.sensitive_words}
         )
