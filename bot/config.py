@@ -201,12 +201,17 @@ class _Reader:
 
     path: Path
     keys: _KeyLines
-    errors: list[str] = field(default_factory=list)
+    problems: list[tuple[int, str]] = field(default_factory=list)  # (line, message)
+
+    @property
+    def errors(self) -> list[str]:
+        """Every problem, in the order of the file."""
+        return [message for _, message in sorted(self.problems, key=lambda item: item[0])]
 
     def problem(self, key: tuple[str, ...], what: str) -> None:
         number = self.keys.line_of(*key)
         where = f"{self.path}, line {number}" if number is not None else str(self.path)
-        self.errors.append(f"{where}: {'.'.join(key)}: {what}")
+        self.problems.append((number or 0, f"{where}: {'.'.join(key)}: {what}"))
 
     # -- the file's layout -------------------------------------------------------------------
 
@@ -297,7 +302,8 @@ class _Reader:
         try:
             zone_info(value)
         except ZoneError as exc:
-            self.problem(("default_zone",), f'{exc}; use an IANA name like "Europe/London"')
+            hint = "" if "?" in str(exc) else '; use an IANA name like "Europe/London"'
+            self.problem(("default_zone",), f"{exc}{hint}")
             return
         values["default_zone"] = value
 
@@ -358,7 +364,9 @@ class _Reader:
         for code, line in value.items():
             key = ("crisis_lines", code)
             if not _LANGUAGE.match(code):
-                self.problem(key, "must be a language code in lowercase, like es or pt-br")
+                self.problem(
+                    key, "must be a language code in lowercase, like es or pt-br" + _moved(code)
+                )
                 continue
             text = self._line(key, line)
             if text is not None:
@@ -377,7 +385,9 @@ class _Reader:
         for code, line in value.items():
             key = ("crisis_lines_by_country", code)
             if code not in countries:
-                self.problem(key, "must be a country code in capitals, like GB, US or ES")
+                self.problem(
+                    key, "must be a country code in capitals, like GB, US or ES" + _moved(code)
+                )
                 continue
             text = self._line(key, line)
             if text is not None:
@@ -393,7 +403,7 @@ class _Reader:
         for name, number in value.items():
             key = ("session_minutes", name)
             if name not in kinds:
-                self.problem(key, f"unknown session kind; use {', '.join(kinds)}")
+                self.problem(key, f"unknown session kind; use {', '.join(kinds)}" + _moved(name))
             elif not _is_int(number) or not MIN_SESSION_MINUTES <= number <= MAX_SESSION_MINUTES:
                 self.problem(
                     key,
@@ -414,7 +424,7 @@ class _Reader:
         for name, flag in value.items():
             key = ("optional_messages", name)
             if name not in fields:
-                self.problem(key, f"unknown message; use {', '.join(fields)}")
+                self.problem(key, f"unknown message; use {', '.join(fields)}" + _moved(name))
             elif not isinstance(flag, bool):
                 self.problem(key, "must be true or false")
             else:
@@ -449,8 +459,32 @@ class _Reader:
                     values["webhook_port"] = item
             else:
                 self.problem(
-                    key, "unknown setting; [webhook] takes url, secret_token, listen, port"
+                    key,
+                    "unknown setting; [webhook] takes url, secret_token, listen, port"
+                    + _moved(name),
                 )
+
+
+# Keys above the first [table]: one written below it belongs to that table instead (TOML's rule).
+_TOP_LEVEL = frozenset(
+    {
+        "deployment_name",
+        "crisis_line",
+        "clinic_contact",
+        "default_zone",
+        "quiet_hours",
+        "catalog_overlay",
+        "retention_days",
+        "admin_chat_ids",
+    }
+)
+
+
+def _moved(name: str) -> str:
+    """A hint for a top-level setting written under a [table], where TOML puts it in that table."""
+    if name in _TOP_LEVEL:
+        return f"; {name} belongs above the first [table] in the file"
+    return ""
 
 
 def _is_int(value: object) -> bool:

@@ -173,6 +173,7 @@ BAD = [
     ('[webhook]\nurl = "http://plain.example.org"\n', 2, "https://"),
     ('[webhook]\nport = 8443\nsecret_token = "has spaces"\n', 3, "Telegram's rule"),
     ('catalog_overlay = "nowhere"\n', 1, "is not a folder"),
+    ('[webhook]\nport = 8443\ncatalog_overlay = "x"\n', 3, "belongs above the first [table]"),
     ('clinic_contact = "Ketamine Care Centre, 020 7946 0000"\n', 1, "'ketamine'"),
     ('crisis_line = "Suicide line, 988"\n', 1, "'suicid'"),
 ]
