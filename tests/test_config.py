@@ -506,3 +506,14 @@ def test_the_demo_runs_with_the_example_clinic(capsys: pytest.CaptureFixture[str
     assert "no solid food in the 6 hours before your start time" in transcript
     assert "Please come 30 minutes early" in transcript
     assert "988" not in transcript
+
+
+def test_check_config_without_a_file_reports_the_defaults(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Nothing to check is not an error: the bot runs with the built-in defaults, and says so."""
+    monkeypatch.delenv(CONFIG_ENV, raising=False)
+    assert main(["check-config"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("no config file: built-in defaults")
+    assert DEFAULT_CRISIS_LINE in out
