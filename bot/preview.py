@@ -6,6 +6,9 @@ runs the real planner and renderer on made-up people: a patient "Alex" in ``--zo
 and no clock is read: ``--now`` defaults to 09:00 local, 14 days before the first session, so the
 whole timeline shows. Pass a later ``--now`` to see what a late sign-up would still get.
 
+With the operator's configuration file (``--config PATH``, else ``COMPANION_CONFIG``) it shows
+what that deployment sends: its catalog overlay, crisis lines, clinic contact and session lengths.
+
 Sessions fall into series by the rule the bot uses (a session more than four weeks after the
 previous one starts a new series, ``scheduler.model.NEW_SERIES_GAP``). Each series has as many
 sessions as given, unless ``--planned`` says more: then numbering reads "1 of 6" and the
