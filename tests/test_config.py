@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from collections.abc import AsyncIterator
@@ -517,3 +518,34 @@ def test_check_config_without_a_file_reports_the_defaults(
     out = capsys.readouterr().out
     assert out.startswith("no config file: built-in defaults")
     assert DEFAULT_CRISIS_LINE in out
+
+
+SEEDS = ROOT.parent / "shared" / "seeds"
+
+
+@pytest.mark.skipif(not SEEDS.is_dir(), reason="shared/seeds is not beside this checkout")
+def test_the_example_overlay_is_in_its_own_words() -> None:
+    """The example clinic's texts share no run of seven words with a seed page, like the
+    built-in catalog (``test_catalog_originality``)."""
+
+    def runs(text: str) -> set[tuple[str, ...]]:
+        words = re.findall(r"[a-z']+", text.lower())
+        return {tuple(words[i : i + 7]) for i in range(len(words) - 6)}
+
+    seeds: set[tuple[str, ...]] = set()
+    for page in sorted(SEEDS.glob("*.txt")):
+        seeds |= runs(page.read_text(encoding="utf-8"))
+    overlay = load_catalog(EXAMPLE / "clinic-catalog").texts("en").entries
+    texts = [
+        text
+        for entry in (overlay["calm_start"], overlay["rest_up"])
+        for text in (
+            entry.plain,
+            entry.discreet,
+            entry.plain_with_driver,
+            entry.discreet_with_driver,
+        )
+        if text
+    ]
+    assert "6 hours" in texts[0]
+    assert [" ".join(run) for text in texts for run in runs(text) & seeds] == []
