@@ -1,5 +1,6 @@
 """``python -m bot``: run the bot; ``python -m bot demo``: the offline demo; ``python -m bot
-preview ...``: print a series' timeline; ``python -m bot stats`` and ``python -m bot backup
+preview ...``: print a series' timeline; ``python -m bot check-config [PATH]``: check the
+operator's configuration file without starting; ``python -m bot stats`` and ``python -m bot backup
 PATH``: the operator's tools. Also the ``session-companion`` console script.
 
 Subcommands import their modules lazily, so ``preview`` never loads Telegram and the bot's
@@ -9,6 +10,7 @@ start-up errors (a missing token) are the bot's own.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from typing import NoReturn
 
@@ -31,13 +33,28 @@ def build_parser() -> argparse.ArgumentParser:
         "Without a subcommand it runs the bot (needs TELEGRAM_BOT_TOKEN).",
     )
     _add_webhook_arguments(parser)
-    commands = parser.add_subparsers(dest="command", metavar="{demo,preview,stats,backup}")
-    commands.add_parser(
+    commands = parser.add_subparsers(
+        dest="command", metavar="{demo,preview,check-config,stats,backup}"
+    )
+    demo = commands.add_parser(
         "demo",
         help="an offline demo against a fake Bot API: no token, no network",
         description="A simulated patient and family member go through a short series against "
         "an in-process fake Bot API with an accelerated clock.",
     )
+    demo.add_argument(
+        "--config",
+        metavar="PATH",
+        help="run with this operator configuration file (e.g. examples/clinic/companion.toml)",
+    )
+    check = commands.add_parser(
+        "check-config",
+        help="check the operator's configuration file without starting the bot",
+        description="Reads the file (PATH, else $COMPANION_CONFIG) and its catalog overlay, "
+        "checks them as the bot does at start-up, and prints a short summary (exit 0) or every "
+        "problem with its file and line (exit 2). Prints no secrets.",
+    )
+    check.add_argument("path", nargs="?", metavar="PATH", help="default: $COMPANION_CONFIG")
     preview.add_arguments(
         commands.add_parser(
             "preview",
@@ -111,7 +128,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "demo":
         from bot.offline.demo import main as demo
 
-        return demo()
+        return demo(config_path=args.config)
+    if args.command == "check-config":
+        return check_config(args.path)
     from bot.app import run
     from bot.webhook import SECRET_ENV, WebhookFlags
 
@@ -123,6 +142,25 @@ def main(argv: list[str] | None = None) -> int:
             port=args.port,
         )
     )
+
+
+def check_config(path: str | None) -> int:
+    """``check-config``: 0 and a summary, or 2 and every problem (file, line, what)."""
+    from bot.config import CONFIG_ENV, ConfigError, load_config, summary
+    from messages import CatalogError
+
+    # No file at all is fine (built-in defaults); the summary's first line says so.
+    path = path or os.environ.get(CONFIG_ENV, "").strip() or None
+    try:
+        config = load_config(path)
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    except CatalogError as exc:  # the built-in catalog itself: a broken installation
+        print(f"check-config: the message catalog is broken: {exc}", file=sys.stderr)
+        return 1
+    print("\n".join(summary(config)))
+    return 0
 
 
 if __name__ == "__main__":

@@ -54,6 +54,7 @@ from telegram.ext import (
 )
 
 from bot.clock import Clock, SystemClock
+from bot.config import ConfigError, config_from_env
 from bot.context import (
     SERVICES_KEY,
     AnyApplication,
@@ -144,6 +145,7 @@ BOTFATHER_HINT = (
 REFUSED_HINT = "Telegram refused TELEGRAM_BOT_TOKEN: check it with @BotFather"
 EXIT_REFUSED = 1
 EXIT_NO_TOKEN = 2
+EXIT_BAD_CONFIG = 2
 EXIT_LOCKED = 3
 RUNTIME_KEY = "runtime"
 STOP_BUDGET = 10.0  # seconds from SIGTERM to exit (systemd's default is 90; ours is a promise)
@@ -197,8 +199,10 @@ def build_application(
     min_chat_interval: float = 1.0,
 ) -> CompanionApp:
     """The whole bot, not yet started: handlers, error handler, services, start-up hooks."""
-    catalog = catalog if catalog is not None else load_catalog()
     settings = settings if settings is not None else Settings()
+    if catalog is None:
+        overlay = settings.catalog_overlay
+        catalog = load_catalog(Path(overlay)) if overlay else load_catalog()
     # Typed loosely: the rate limiter changes the bot's type parameter, and the result is pinned
     # to CompanionApp below.
     builder: ApplicationBuilder[Any, Any, Any, Any, Any, Any] = (
@@ -222,7 +226,8 @@ def build_application(
         db,
         catalog,
         TelegramSender(application.bot, min_chat_interval=min_chat_interval),
-        crisis_line=settings.crisis_line,
+        crisis_line=settings.crisis_line_for,  # by each reader's country or language
+        clinic_contact=settings.clinic_contact,
         # A retry's wait counts from when its answer came, not from the run's start.
         now_fn=clock.now,
     )
@@ -231,7 +236,13 @@ def build_application(
     application.bot_data[RUNTIME_KEY] = Runtime(gate)
     application.bot_data[SERVICES_KEY] = Services(
         db=db,
-        companion=Companion(db, catalog.timeline, on_change=lambda: arm_dispatcher(application)),
+        companion=Companion(
+            db,
+            catalog.timeline,
+            on_change=lambda: arm_dispatcher(application),
+            durations=settings.durations,
+            quiet=settings.quiet_hours,
+        ),
         dispatcher=dispatcher,
         catalog=catalog,
         clock=clock,
@@ -473,14 +484,20 @@ def patient_commands(catalog: Catalog, locale: str | None = None) -> list[BotCom
 
 
 def run(webhook_flags: WebhookFlags | None = None) -> int:
-    """``python -m bot``: 0 after a clean stop, 2 without a token or with unusable webhook
-    settings, 1 if Telegram refuses the token, 3 if another process already runs on this
-    database. ``webhook_flags``: the command line's webhook options, over the config file's."""
+    """``python -m bot``: 0 after a clean stop, 2 without a token, with a configuration file
+    that cannot be used or with unusable webhook settings, 1 if Telegram refuses the token, 3 if
+    another process already runs on this database. ``webhook_flags``: the command line's webhook
+    options, over the config file's."""
+    try:
+        config = config_from_env()
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        return EXIT_BAD_CONFIG
     token = os.environ.get("TELEGRAM_BOT_TOKEN", "").strip()
     if not token:
         print(BOTFATHER_HINT, file=sys.stderr)
         return EXIT_NO_TOKEN
-    settings = Settings()
+    settings = config.settings
     try:
         webhook = webhook_options(settings, webhook_flags or WebhookFlags())
     except WebhookConfigError as exc:
@@ -500,6 +517,7 @@ def run(webhook_flags: WebhookFlags | None = None) -> int:
             token=token,
             db_path=db_path,
             base_url=os.environ.get("TELEGRAM_API_BASE_URL") or None,
+            catalog=config.catalog,
             rate_limit=os.environ.get(RATE_LIMIT_ENV, "").lower() != "off",
             min_chat_interval=float(os.environ.get(MIN_CHAT_INTERVAL_ENV) or 1.0),
             settings=settings,

@@ -6,6 +6,9 @@ runs the real planner and renderer on made-up people: a patient "Alex" in ``--zo
 and no clock is read: ``--now`` defaults to 09:00 local, 14 days before the first session, so the
 whole timeline shows. Pass a later ``--now`` to see what a late sign-up would still get.
 
+With the operator's configuration file (``--config PATH``, else ``COMPANION_CONFIG``) it shows
+what that deployment sends: its catalog overlay, crisis lines, clinic contact and session lengths.
+
 Sessions fall into series by the rule the bot uses (a session more than four weeks after the
 previous one starts a new series, ``scheduler.model.NEW_SERIES_GAP``). Each series has as many
 sessions as given, unless ``--planned`` says more: then numbering reads "1 of 6" and the
@@ -31,8 +34,10 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from bot.config import CONFIG_ENV, ConfigError, config_from_env, load_config
 from bot.parsing import MAX_SERIES, WhenError, parse_series, series_starts
-from messages import Catalog, CatalogError, Wording, load_catalog
+from bot.settings import Settings
+from messages import Catalog, CatalogError, Wording
 from scheduler.localtime import (
     NonexistentLocalTime,
     ZoneError,
@@ -45,7 +50,6 @@ from scheduler.localtime import (
     zone_info,
 )
 from scheduler.model import (
-    DEFAULT_CRISIS_LINE,
     MAX_SERIES_LENGTH,
     DeliveryStatus,
     FamilyLink,
@@ -187,6 +191,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--locale", default="en", help="wording locale (default: en)")
     parser.add_argument(
+        "--config",
+        metavar="PATH",
+        help=f"the operator's configuration file (default: ${CONFIG_ENV}, if set): its crisis "
+        "lines, clinic contact, session lengths and catalog overlay",
+    )
+    parser.add_argument(
         "--planned",
         type=int,
         metavar="N",
@@ -198,10 +208,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Run the subcommand: 0 on success, 2 with one line on stderr for bad input."""
     try:
+        path = getattr(args, "config", None)
+        config = load_config(path) if path else config_from_env()
         request = request_from_args(args)
-        preview = build_preview(request, load_catalog())
+        preview = build_preview(request, config.catalog, config.settings)
     except PreviewError as exc:
         print(f"preview: {exc}", file=sys.stderr)
+        return 2
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
         return 2
     except CatalogError as exc:
         print(f"preview: the message catalog is broken: {exc}", file=sys.stderr)
@@ -295,8 +310,13 @@ def default_now(request: PreviewRequest) -> datetime:
     return resolve_wall_clock(morning, request.zone)
 
 
-def build_preview(request: PreviewRequest, catalog: Catalog) -> Preview:
-    """Plan and render the series for a made-up patient (and family member)."""
+def build_preview(
+    request: PreviewRequest, catalog: Catalog, settings: Settings | None = None
+) -> Preview:
+    """Plan and render the series for a made-up patient (and family member), with the
+    operator's ``settings`` (crisis lines, clinic contact, session lengths) as the bot has them;
+    ``catalog`` is the one the bot runs with (the overlay merged)."""
+    settings = settings if settings is not None else Settings()
     now = request.now or default_now(request)
     patient = Person(
         id=_PATIENT_ID,
@@ -315,6 +335,8 @@ def build_preview(request: PreviewRequest, catalog: Catalog) -> Preview:
                 local_start=start,
                 zone=request.zone,
                 kind=request.kind,
+                # As the companion stores a session the patient adds.
+                duration=settings.durations.get(request.kind),
             )
             for n, start in enumerate(request.starts, start=1)
         ]
@@ -341,7 +363,9 @@ def build_preview(request: PreviewRequest, catalog: Catalog) -> Preview:
     people = {patient.id: patient} | {link.person.id: link.person for link in family}
     deliveries = plan_deliveries(patient, sessions, family, catalog.timeline, now, series=series)
     items = tuple(
-        _render(catalog, delivery, patient, people[delivery.recipient_id], sessions, series)
+        _render(
+            catalog, settings, delivery, patient, people[delivery.recipient_id], sessions, series
+        )
         for delivery in deliveries
     )
     notes = tuple(
@@ -369,6 +393,7 @@ def _in_series(sessions: list[Session]) -> list[Session]:
 
 def _render(
     catalog: Catalog,
+    settings: Settings,
     delivery: PlannedDelivery,
     patient: Person,
     person: Person,
@@ -388,10 +413,11 @@ def _render(
         locale=person.locale,
         wording=person.wording,
         patient_name=patient.display_name,
-        crisis_line=DEFAULT_CRISIS_LINE,
+        crisis_line=settings.crisis_line_for(person.locale, person.zone),
         session=session,
         series=in_series,
         planned=planned,
+        clinic_contact=settings.clinic_contact,
     )
     rendered = render_delivery(catalog, facts)
     slot = numbered_session(facts)

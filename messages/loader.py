@@ -36,6 +36,7 @@ _TIMELINE_KEYS = {
     "kinds",
     "sessions",
     "buttons",
+    "enabled",
 }
 
 
@@ -63,10 +64,25 @@ def _read_timeline_layers(paths: list[Path]) -> dict[str, tuple[dict[str, Any], 
 def _build_timeline(
     merged: dict[str, tuple[dict[str, Any], Path]],
 ) -> tuple[TimelineEntry, ...]:
+    """The entries that are on; ``enabled = false`` (a clinic's override) switches one off."""
+    off = _switched_off(merged)
     return tuple(
         _timeline_entry(path, entry_id, raw, order)
         for order, (entry_id, (raw, path)) in enumerate(merged.items())
+        if entry_id not in off
     )
+
+
+def _switched_off(merged: dict[str, tuple[dict[str, Any], Path]]) -> set[str]:
+    """Ids whose merged ``enabled`` is false: they are neither planned nor need wording."""
+    off = set()
+    for entry_id, (raw, path) in merged.items():
+        enabled = raw.get("enabled", True)
+        if not isinstance(enabled, bool):
+            raise CatalogError(f"{path} [{entry_id}]: enabled must be true or false")
+        if not enabled:
+            off.add(entry_id)
+    return off
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
@@ -174,7 +190,9 @@ def load_catalog(
     timeline_files = [d / "timeline.toml" for d in dirs if (d / "timeline.toml").is_file()]
     if not (base / "timeline.toml").is_file():
         raise CatalogError(f"{base / 'timeline.toml'}: missing")
-    timeline = _build_timeline(_read_timeline_layers(timeline_files))
+    layers = _read_timeline_layers(timeline_files)
+    timeline = _build_timeline(layers)
+    switched_off = _switched_off(layers)
 
     errors: list[str] = []
     raw_locales: dict[str, _RawLocale] = {}
@@ -182,6 +200,9 @@ def load_catalog(
         for path in sorted((folder / "locales").glob("*.toml")):
             raw = raw_locales.setdefault(path.stem, _RawLocale())
             _merge_locale(raw, path, _read_toml(path), errors)
+    for raw in raw_locales.values():  # wording of a switched-off message is not checked
+        for entry_id in switched_off:
+            raw.messages.pop(entry_id, None)
     if default_locale not in raw_locales:
         raise CatalogError(
             f"{base / 'locales' / (default_locale + '.toml')}: default locale missing"
@@ -453,6 +474,8 @@ def _placeholder_problem(name: str, item: TimelineEntry, field_name: str) -> str
         return f"{{{name}}} is for replies; timeline texts use {sorted(TIMELINE_PLACEHOLDERS)}"
     if name == "patient_name" and item.audience is Audience.FAMILY:
         return "{patient_name} is not allowed in family texts: they never name the patient"
+    if name == "clinic_contact" and item.audience is Audience.FAMILY:
+        return "{clinic_contact} is not allowed in family texts: they never name the clinic"
     if name == "driver_name" and field_name not in _DRIVER_FIELDS:
         return "{driver_name} belongs only in plain_with_driver and discreet_with_driver"
     if name in SESSION_PLACEHOLDERS and item.anchor not in _SESSION_ANCHORS:

@@ -1,6 +1,9 @@
 """The domain calls the bot makes. Each mutating call is one transaction that also re-plans.
 
-``Companion(db, timeline, *, invite_ttl=timedelta(hours=72))``; every ``now`` is aware UTC.
+``Companion(db, timeline, *, invite_ttl=timedelta(hours=72), durations={}, quiet=QuietHours())``;
+every ``now`` is aware UTC. ``durations`` and ``quiet`` are the operator's: a session added without
+a duration of its own gets its kind's from ``durations`` (else ``DEFAULT_DURATION``), and a new
+person starts with ``quiet`` hours.
 
 People
     ``person(person_id)``, ``person_by_chat(chat_id) -> Person | None``
@@ -59,7 +62,7 @@ from __future__ import annotations
 import math
 import re
 import secrets
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -79,6 +82,7 @@ from scheduler.localtime import (
     to_utc,
 )
 from scheduler.model import (
+    DEFAULT_QUIET_HOURS,
     MAX_SERIES_LENGTH,
     DeliveryStatus,
     FamilyLink,
@@ -191,12 +195,19 @@ class Companion:
         *,
         invite_ttl: timedelta = timedelta(hours=72),
         on_change: Callable[[], None] | None = None,
+        durations: Mapping[Kind, timedelta] | None = None,
+        quiet: QuietHours | None = DEFAULT_QUIET_HOURS,
     ) -> None:
         """``on_change`` runs after every commit that changed what is due (the bot re-arms its
-        dispatch timer there), so no caller has to remember to."""
+        dispatch timer there), so no caller has to remember to. ``durations``: the clinic's
+        expected session lengths by kind; stored with each session added, so a later change of
+        the setting never moves the reminders of sessions already booked. ``quiet``: the quiet
+        hours a new person starts with."""
         self.db = db
         self.timeline = tuple(timeline)
         self.invite_ttl = invite_ttl
+        self.durations = dict(durations or {})
+        self.quiet = quiet
         self.people = People(db)
         self.session_store = Sessions(db)
         self.invites = Invites(db)
@@ -259,7 +270,9 @@ class Companion:
         with self.db.transaction():
             existing = self.people.by_chat(chat_id)
             if existing is None:
-                return self.people.create(chat_id, Role.PATIENT, display_name, zone, now)
+                return self.people.create(
+                    chat_id, Role.PATIENT, display_name, zone, now, quiet=self.quiet
+                )
             if existing.role is not Role.PATIENT:
                 self.people.set_role(existing.id, Role.PATIENT)
                 self._replan_person(existing.id, now)
@@ -341,7 +354,7 @@ class Companion:
                 kind,
                 now,
                 fold=fold,
-                duration=duration,
+                duration=duration if duration is not None else self.durations.get(kind),
                 series_id=series.id,
             )
             self._replan(patient_id, now)  # also extends the series if this one goes past it
@@ -376,6 +389,7 @@ class Companion:
         if first_local.tzinfo is not None:
             raise ValueError("first_local is the wall-clock time the patient typed: naive")
         dates = series_dates(first_local, weekdays, count)
+        duration = duration if duration is not None else self.durations.get(kind)
         with self.db.transaction():
             patient = self._patient(patient_id)
             booked = None
@@ -515,7 +529,7 @@ class Companion:
                 member = self.people.by_chat(chat_id)
                 if member is None:
                     member = self.people.create(
-                        chat_id, Role.FAMILY, display_name, patient.zone, now
+                        chat_id, Role.FAMILY, display_name, patient.zone, now, quiet=self.quiet
                     )
                     self.people.set_locale(member.id, patient.locale)
                 else:

@@ -56,6 +56,7 @@ class DeliveryFacts:
     series: Sequence[Session] = ()
     planned: int | None = None
     driver_name: str | None = None  # the family member who claimed the ride home, if any
+    clinic_contact: str | None = None  # the clinic's own line; None: its line is left out
 
 
 def numbered_session(facts: DeliveryFacts) -> NumberedSession | None:
@@ -77,13 +78,16 @@ def numbered_session(facts: DeliveryFacts) -> NumberedSession | None:
 def delivery_values(facts: DeliveryFacts) -> dict[str, object]:
     """The placeholder values for one delivery: the only place they are made.
 
-    ``patient_name`` goes only to the patient (the catalog refuses it in family texts anyway);
+    ``patient_name`` and ``clinic_contact`` go only to the patient (the catalog refuses them in
+    family texts anyway);
     ``driver_name`` only when a ride is claimed. Session values are absent when the delivery has
     no session, or its session is no longer among the active ones.
     """
     values: dict[str, object] = {"crisis_line": facts.crisis_line}
     if facts.role is Role.PATIENT:
         values["patient_name"] = facts.patient_name
+        if facts.clinic_contact:
+            values["clinic_contact"] = facts.clinic_contact
     if facts.driver_name is not None:
         values["driver_name"] = facts.driver_name
     slot = numbered_session(facts)

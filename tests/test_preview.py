@@ -255,17 +255,18 @@ def test_demo_subcommand_runs_the_demo(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """``demo`` calls ``bot.offline.demo.main`` (a stand-in module: only the wiring)."""
-    calls: list[str] = []
+    calls: list[str | None] = []
 
-    def demo_main() -> int:
-        calls.append("demo")
+    def demo_main(config_path: str | None = None) -> int:
+        calls.append(config_path)
         return 0
 
     stand_in = types.ModuleType("bot.offline.demo")
     stand_in.main = demo_main  # type: ignore[attr-defined]
     monkeypatch.setitem(sys.modules, "bot.offline.demo", stand_in)
     assert main(["demo"]) == 0
-    assert calls == ["demo"]
+    assert main(["demo", "--config", "clinic.toml"]) == 0
+    assert calls == [None, "clinic.toml"]
 
 
 def test_a_booster_is_its_own_series_and_planned_holds_back_the_end(

@@ -40,6 +40,7 @@ from telegram import Update
 
 from bot.app import build_application, dispatch_now
 from bot.clock import ManualClock
+from bot.config import Config, ConfigError, load_config
 from bot.context import BotContext, CompanionApp, Services, services_of
 from bot.offline.fake_api import JSON, Call, FakeBotApi
 from scheduler.model import DeliveryStatus
@@ -408,8 +409,10 @@ async def play(demo: Demo) -> None:
     await demo.run_series()
 
 
-async def run_demo(emit: Callable[[Entry], None]) -> DemoResult:
-    """Run the whole story against the real application; ``emit`` gets each entry in order."""
+async def run_demo(emit: Callable[[Entry], None], config: Config | None = None) -> DemoResult:
+    """Run the whole story against the real application; ``emit`` gets each entry in order.
+    ``config``: an operator's configuration (``--config``), else the built-in defaults."""
+    config = config if config is not None else load_config(None)
     clock = ManualClock(START)
     with tempfile.TemporaryDirectory(prefix="companion-demo-") as tmp:
         api = FakeBotApi(now=lambda: clock.now().timestamp()).start()
@@ -420,6 +423,8 @@ async def run_demo(emit: Callable[[Entry], None]) -> DemoResult:
                 base_url=api.base_url,
                 clock=clock,
                 min_chat_interval=0.0,  # simulated people read instantly
+                catalog=config.catalog,
+                settings=config.settings,
             )
             demo = Demo(app, api, clock, emit)
 
@@ -534,8 +539,14 @@ def footer(result: DemoResult, width: int, seconds: float) -> list[str]:
     return lines
 
 
-def main() -> int:
-    """Run the demo, print the conversation; 0 when the story played out without a problem."""
+def main(config_path: str | None = None) -> int:
+    """Run the demo, print the conversation; 0 when the story played out without a problem,
+    2 when ``config_path`` names a configuration file that cannot be used."""
+    try:
+        config = load_config(config_path)
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        return 2
     out = sys.stdout
     if isinstance(out, io.TextIOWrapper):
         with contextlib.suppress(ValueError):
@@ -556,7 +567,7 @@ def main() -> int:
 
     started = time.monotonic()
     try:
-        result = asyncio.run(run_demo(emit))
+        result = asyncio.run(run_demo(emit, config))
     except DemoError as exc:
         print(f"\ndemo: stopped early: {exc}", file=sys.stderr)
         return 1

@@ -118,8 +118,20 @@ class Turn:
     # -- words -------------------------------------------------------------------------------------
 
     def render(self, key: str, **values: object) -> str:
-        values.setdefault("crisis_line", self.services.settings.crisis_line)
-        return self.catalog.render_reply(self.locale, key, **values)
+        zone = self.person.zone if self.person is not None else None
+        return self.catalog.render_reply(
+            self.locale, key, **{**self._deployment(self.locale, zone), **values}
+        )
+
+    def _deployment(self, locale: str | None, zone: str | None) -> dict[str, object]:
+        """What every reply may show of the deployment: the crisis line for the reader's
+        country or language, and the clinic's contact (a reply's line with it is left out when
+        unset)."""
+        settings = self.services.settings
+        return {
+            "crisis_line": settings.crisis_line_for(locale, zone),
+            "clinic_contact": settings.clinic_contact or "",
+        }
 
     def label(self, key: str) -> str:
         return self.catalog.button_label(self.locale, key)
@@ -164,7 +176,7 @@ class Turn:
         Protected (no forwarding or saving) unless it is about the reader's ``own`` sessions:
         protection follows what the message is, so a family note reaches someone who is also a
         patient protected too."""
-        merged = {"crisis_line": self.services.settings.crisis_line, **(values or {}), **more}
+        merged = {**self._deployment(person.locale, person.zone), **(values or {}), **more}
         text = self.catalog.render_reply(person.locale, key, **merged)
         self.unit.send(_message(person.chat_id, text, keyboard, protect=not own), person.id)
 
