@@ -428,6 +428,8 @@ class Dispatcher:
             series=ctx.series,
             planned=ctx.series_planned,
             driver_name=ctx.driver_name,
+            # A helper of two people reads whose message this is (issue 10).
+            whose=ctx.patient_name if family and ctx.helping > 1 else None,
         )
         rendered = render_delivery(self.catalog, facts)
         return OutgoingMessage(
