@@ -106,7 +106,12 @@ from scheduler.store.family import (
 from scheduler.store.inbox import Inbox, InviteFailures
 from scheduler.store.people import People
 from scheduler.store.sessions import Sessions
-from scheduler.timeline import number_sessions, plan_deliveries, starts_new_series
+from scheduler.timeline import (
+    number_sessions,
+    plan_deliveries,
+    session_key_part,
+    starts_new_series,
+)
 
 MAX_AHEAD = timedelta(days=366)
 # Bounds against one person swamping the queue (issue 9): upcoming sessions per patient, and
@@ -678,6 +683,27 @@ class Companion:
             if patient is not None:
                 promised.append(LostRide(patient, session, driver.display_name))
         return promised
+
+    def open_requests(self, session_id: int, now: datetime) -> list[tuple[Person, RideRequest]]:
+        """After a promised ride went away: the family members whose request for this session
+        (at its current time) was sent and then shown as covered, still linked, so they can be
+        asked again. Empty while someone drives, or for a session past, cancelled or gone."""
+        session = self.session_store.get(session_id)
+        if session is None or session_start(session) <= now or self.rides.get(session_id):
+            return []
+        if not any(s.id == session_id for s in self.session_store.active(session.patient_id)):
+            return []
+        prefix = session_key_part(session) + ":"
+        found = []
+        for request in self.rides.requests(session_id, RIDE_REQUEST):
+            person = self.people.get(request.recipient_id)
+            if (
+                person is not None
+                and request.key.startswith(prefix)
+                and self.links.active_link(session.patient_id, person.id)
+            ):
+                found.append((person, request))
+        return found
 
     def leave_patient(self, family_person_id: int, link_id: int, now: datetime) -> Left:
         """``/leave`` for one of the patients a family member helps (the link is theirs, else

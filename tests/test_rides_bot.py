@@ -271,3 +271,23 @@ async def test_a_patient_told_of_a_lost_ride_only_while_not_stopped_on_move(
     await move(h, "2026-12-03 11:00")
     assert "Sam can't drive you home any more" in said(h, PATIENT, mark)
     assert h.api.sent_to(SAM_CHAT, since=mark) == []
+
+
+async def test_a_ride_that_goes_away_is_offered_again_to_the_others(harness: BotHarness) -> None:
+    """Kim's request said "covered"; once Sam leaves that is untrue, so Kim is asked again,
+    and her answer is a claim like any other."""
+    h = harness
+    await setup(h, (SAM_CHAT, "Sam"), (KIM_CHAT, "Kim"))
+    await sam_drives(h)
+    await h.say(SAM_CHAT, "/leave", user=SAM)
+    mark = h.api.mark()
+    await h.press(SAM_CHAT, "fl_y", user=SAM)
+    (again,) = [c for c in h.api.sent_to(KIM_CHAT, since=mark) if c.method == "sendMessage"]
+    assert (again.plain_text or "").startswith(
+        f"The ride home is open again for the appointment on {WHEN}"
+    )
+    assert again.params.get("protect_content") is True
+    mark = h.api.mark()
+    await h.press(KIM_CHAT, data_like([again], "ride:"), user=KIM)
+    assert drivers(h) == ["Kim"]
+    assert f"Kim will drive you home after your session on {WHEN}." in said(h, PATIENT, mark)

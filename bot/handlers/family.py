@@ -29,7 +29,7 @@ from bot.ui.keyboards import (
     match_id,
     stacked,
 )
-from bot.ui.rides import reachable, tell_lost
+from bot.ui.rides import reachable, tell_lost, whose_heading
 from bot.ui.turn import Keyboard, Turn
 from bot.ui.words import clean_name
 from scheduler.companion import MAX_PENDING_INVITES, JoinOutcome, NotAllowed
@@ -146,7 +146,8 @@ def approve_button(turn: Turn) -> None:
     patient, link = found
     approved = turn.companion.approve_link(patient.id, link.id, turn.now)
     turn.settle("family_approved", name=link.name)
-    turn.tell(approved.person, "family_welcome_in")
+    member = approved.person
+    turn.tell(member, "family_welcome_in", heading=whose_heading(turn, member, patient))
 
 
 def decline_button(turn: Turn) -> None:
@@ -238,6 +239,9 @@ def remove_yes_button(turn: Turn) -> None:
     if link is None or patient is None:
         turn.stale()
         return
+    before = turn.companion.person(link.family_id)
+    # Read while they still help this patient: "about whom" for someone who helps several.
+    heading = whose_heading(turn, before, patient) if before is not None else None
     # One transaction: the link, their queued messages about this patient, their rides.
     unlinked = turn.companion.unlink_family(patient.id, link.id, turn.now)
     family_id = unlinked.family_id
@@ -247,7 +251,7 @@ def remove_yes_button(turn: Turn) -> None:
     if member is not None:
         # Someone still waiting for approval hears the same as after a decline.
         notice = "family_removed_notice" if link.status == ACTIVE else "family_join_declined"
-        turn.tell(member, notice)
+        turn.tell(member, notice, heading=heading)
 
 
 def remove_no_button(turn: Turn) -> None:

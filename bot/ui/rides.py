@@ -47,9 +47,11 @@ def reachable(turn: Turn, person: Person | None) -> bool:
 
 
 def tell_lost(turn: Turn, lost: Sequence[LostRide], key: str = "ride_lost") -> bool:
-    """Tell each patient whose promised ride just went away; True if any of them was told."""
+    """Tell each patient whose promised ride just went away; True if any of them was told.
+    The other family members, whose request was shown as covered, are asked again."""
     told = False
     for ride in lost:
+        _reopen(turn, ride)
         patient = turn.companion.person(ride.patient.id)
         if not reachable(turn, patient):
             continue
@@ -63,6 +65,22 @@ def tell_lost(turn: Turn, lost: Sequence[LostRide], key: str = "ride_lost") -> b
         )
         told = True
     return told
+
+
+def _reopen(turn: Turn, ride: LostRide) -> None:
+    """ "Covered" is no longer true: each family member who was sent the request hears the ride
+    is open again, with an "I can drive" button acting on their own request (a claim as any)."""
+    for member, request in turn.companion.open_requests(ride.session.id, turn.now):
+        if not reachable(turn, member):
+            continue
+        label = turn.catalog.button_label(member.locale, "ride")
+        turn.tell(
+            member,
+            "ride_open_again",
+            values=reader_values(ride.session, member),
+            keyboard=[[(label, f"ride:{request.delivery_id}")]],
+            heading=whose_heading(turn, member, ride.patient),
+        )
 
 
 def cover_requests(turn: Turn, offer: RideOffer) -> None:

@@ -62,6 +62,7 @@ class RideRequest:
     recipient_id: int
     chat_id: int
     message_ref: int | None
+    key: str  # the delivery's key: it names the session time the request was for
 
 
 class Invites:
@@ -255,7 +256,7 @@ class Rides:
         """The ride requests (timeline message ``message_id``) sent for this session, to
         whoever got one: their messages are what a claim turns into "covered"."""
         rows = self.db.conn.execute(
-            "SELECT d.id, d.recipient_id, p.chat_id, d.message_ref FROM deliveries d"
+            "SELECT d.id, d.recipient_id, p.chat_id, d.message_ref, d.key FROM deliveries d"
             " JOIN people p ON p.id = d.recipient_id"
             " WHERE d.session_id = ? AND d.message_id = ? AND d.status = 'sent'"
             " AND d.recipient_id != d.patient_id ORDER BY d.id",
@@ -267,6 +268,7 @@ class Rides:
                 recipient_id=int(row["recipient_id"]),
                 chat_id=int(row["chat_id"]),
                 message_ref=None if row["message_ref"] is None else int(row["message_ref"]),
+                key=str(row["key"]),
             )
             for row in rows
         ]
