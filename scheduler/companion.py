@@ -14,8 +14,8 @@ Sessions (local wall-clock in the patient's zone; ``fold`` picks the fall-back h
     ``add_session(patient_id, local_start, kind, now, *, fold=0, duration=None) -> Session``
     ``move_session(patient_id, session_id, local_start, now, fold=0) -> SessionChange``
     ``cancel_session(patient_id, session_id, now) -> SessionChange``
-    (``SessionChange(session, family_ids, driver_id)``: whom the bot may tell; a move keeps the
-    ride, a cancel releases it)
+    (``SessionChange(session, family_ids, driver_id)``: whom the bot may tell; both release the
+    ride: a move's driver is asked about the new time)
     ``sessions(patient_id) -> list[Session]`` (active, by start instant),
     ``session(patient_id, session_id) -> Session | None``,
     ``session_numbering(patient_id) -> dict[session_id, (n, N)]``
@@ -32,6 +32,14 @@ Family
     ``claim_ride(family_person_id, session_id, now) -> ClaimResult``,
     ``release_ride(family_person_id, session_id, now) -> bool``,
     ``driver_for(session_id) -> Person | None``
+    ``promised_rides(driver_id, now, *, patient_id) -> list[LostRide]`` (read before a change
+    takes them away), ``leave_patient(family_person_id, link_id, now) -> Left``,
+    ``unlink_family(patient_id, link_id, now) -> Unlinked``,
+    ``open_requests(session_id, now)`` (whom to ask again after a ride went away),
+    ``ride_question / confirm_ride(family_person_id, session_id, stamp, now)`` (a moved
+    session's driver: does the new time, ``ride_stamp(session)``, suit them?)
+    Caps: ``MAX_UPCOMING_SESSIONS`` (``SessionRejected("upcoming_cap")``),
+    ``MAX_PENDING_INVITES`` (``NotAllowed("invite_cap")``)
     ``issue_invite``, ``preview_invite``, ``join``, ``pending_link``, ``link_of``, ``decline``:
     what ``/invite``, an opened link, Join and Approve/Decline do
 Series
