@@ -217,6 +217,17 @@ async def test_a_move_asks_the_driver_and_the_ride_stands_only_after_yes(
         said(h, PATIENT, mark)
     )
     assert drivers(h) == ["Sam"]
+    # Kim's request for the new time now says covered.
+    assert "The ride home is covered" in said(h, KIM_CHAT, mark)
+
+    # Sam changes their mind (the No of the same question): the patient hears it, and Kim is
+    # asked again, since "covered" is no longer true.
+    mark = h.api.mark()
+    no = data_like(ask, "rc_n:")
+    await h.press(SAM_CHAT, no, user=SAM, message_id=int(ask[0].result["message_id"]))
+    assert drivers(h) == []
+    assert "Sam can't drive you at the new time" in said(h, PATIENT, mark)
+    assert "The ride home is open again" in said(h, KIM_CHAT, mark)
 
 
 async def test_a_move_answered_no_tells_the_patient(harness: BotHarness) -> None:

@@ -16,7 +16,7 @@ from datetime import timedelta
 
 from bot.sender import parse_callback_data
 from bot.ui.keyboards import DELIVERY_ACTIONS, RIDE_ANSWER, RIDE_YES_PREFIX
-from bot.ui.rides import cover_requests, reachable, whose_heading
+from bot.ui.rides import cover_requests, reachable, reopen_requests, whose_heading
 from bot.ui.turn import Turn
 from scheduler.companion import ClaimResult, RideOffer
 from scheduler.localtime import session_start, zone_info
@@ -120,6 +120,7 @@ def ride_answer_button(turn: Turn) -> None:
         return
     if driver is not None:
         turn.companion.release_ride(person.id, session.id, turn.now)
+        reopen_requests(turn, patient, session)  # their requests said "covered"
     told = reachable(turn, patient)
     turn.settle("ride_move_declined" if told else "ride_move_declined_untold")
     if told:

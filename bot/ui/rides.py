@@ -51,7 +51,7 @@ def tell_lost(turn: Turn, lost: Sequence[LostRide], key: str = "ride_lost") -> b
     The other family members, whose request was shown as covered, are asked again."""
     told = False
     for ride in lost:
-        _reopen(turn, ride)
+        reopen_requests(turn, ride.patient, ride.session)
         patient = turn.companion.person(ride.patient.id)
         if not reachable(turn, patient):
             continue
@@ -67,19 +67,19 @@ def tell_lost(turn: Turn, lost: Sequence[LostRide], key: str = "ride_lost") -> b
     return told
 
 
-def _reopen(turn: Turn, ride: LostRide) -> None:
-    """ "Covered" is no longer true: each family member who was sent the request hears the ride
-    is open again, with an "I can drive" button acting on their own request (a claim as any)."""
-    for member, request in turn.companion.open_requests(ride.session.id, turn.now):
+def reopen_requests(turn: Turn, patient: Person, session: Session) -> None:
+    """A ride shown as covered is open again: each family member who was sent the request hears
+    so, with an "I can drive" button acting on their own request (a claim like any other)."""
+    for member, request in turn.companion.open_requests(session.id, turn.now):
         if not reachable(turn, member):
             continue
         label = turn.catalog.button_label(member.locale, "ride")
         turn.tell(
             member,
             "ride_open_again",
-            values=reader_values(ride.session, member),
+            values=reader_values(session, member),
             keyboard=[[(label, f"ride:{request.delivery_id}")]],
-            heading=whose_heading(turn, member, ride.patient),
+            heading=whose_heading(turn, member, patient),
         )
 
 
