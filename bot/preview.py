@@ -8,6 +8,10 @@ whole timeline shows. Pass a later ``--now`` to see what a late sign-up would st
 
 With the operator's configuration file (``--config PATH``, else ``COMPANION_CONFIG``) it shows
 what that deployment sends: its catalog overlay, crisis lines, clinic contact and session lengths.
+Entries that depend on the ride home (``ride`` in ``timeline.toml``) are shown for both cases:
+those for "nobody has offered yet" as planned, and, with ``--family``, those for the family
+member as the driver of every session (the pick-up note). Only one case happens per session;
+``ride`` in each item (JSON, and a mark in the table) says which.
 
 Sessions fall into series by the rule the bot uses (a session more than four weeks after the
 previous one starts a new series, ``scheduler.model.NEW_SERIES_GAP``). Each series has as many
@@ -103,6 +107,7 @@ class PreviewItem:
     html: str
     text: str  # as the person reads it: tags removed, entities decoded
     buttons: tuple[str, ...]  # labels
+    ride: str | None = None  # "claimed" / "unclaimed": sent only in that case (timeline ``ride``)
 
     @property
     def local_time(self) -> datetime:
@@ -128,6 +133,7 @@ class PreviewItem:
                 timespec="seconds"
             ),
             "key": delivery.key,
+            "ride": self.ride,
         }
 
 
@@ -362,9 +368,34 @@ def build_preview(
         family.append(FamilyLink(member, joined_at=now))
     people = {patient.id: patient} | {link.person.id: link.person for link in family}
     deliveries = plan_deliveries(patient, sessions, family, catalog.timeline, now, series=series)
+    if family:
+        # The other case of the ride entries: the family member drives every session.
+        driving = {session.id: _FAMILY_ID for session in sessions}
+        claimed = {entry.id for entry in catalog.timeline if entry.ride == "claimed"}
+        extra = [
+            delivery
+            for delivery in plan_deliveries(
+                patient, sessions, family, catalog.timeline, now, series=series, drivers=driving
+            )
+            if delivery.message_id in claimed
+        ]
+        deliveries = sorted(
+            [*deliveries, *extra],
+            key=lambda item: (item.due_at, catalog.entry(item.message_id).order, item.key),
+        )
+    rides = {entry.id: entry.ride for entry in catalog.timeline}
     items = tuple(
-        _render(
-            catalog, settings, delivery, patient, people[delivery.recipient_id], sessions, series
+        replace(
+            _render(
+                catalog,
+                settings,
+                delivery,
+                patient,
+                people[delivery.recipient_id],
+                sessions,
+                series,
+            ),
+            ride=rides.get(delivery.message_id),
         )
         for delivery in deliveries
     )
@@ -492,6 +523,8 @@ def _row(item: PreviewItem, width: int) -> str:
     first = _first_line(item.text)
     if item.delivery.status is DeliveryStatus.SKIPPED:
         first = f"[SKIPPED: {item.delivery.reason}] {first}"
+    if item.ride is not None:
+        first = f"[if ride {item.ride}] {first}"
     when = format_when(item.delivery.due_at, item.zone)
     return f"{when:<32}  {item.recipient:<7}  {session:>7}  {item.topic:<{width}}  {first}"
 

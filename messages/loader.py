@@ -37,7 +37,9 @@ _TIMELINE_KEYS = {
     "sessions",
     "buttons",
     "enabled",
+    "ride",
 }
+RIDE_STATES = frozenset({"claimed", "unclaimed"})
 
 
 def load_timeline(path: Path = PACKAGE_DIR / "timeline.toml") -> tuple[TimelineEntry, ...]:
@@ -127,6 +129,11 @@ def _timeline_entry(path: Path, entry_id: str, raw: Any, order: int) -> Timeline
         sessions = frozenset(sessions_raw)
     if anchor is Anchor.JOINED and audience is not Audience.FAMILY:
         raise CatalogError(f"{where}: the 'joined' anchor is for family entries only")
+    ride = raw.get("ride")
+    if ride is not None and ride not in RIDE_STATES:
+        raise CatalogError(f'{where}: ride must be "claimed" or "unclaimed"')
+    if ride is not None and anchor not in (Anchor.SESSION_START, Anchor.SESSION_END):
+        raise CatalogError(f"{where}: ride is for entries anchored to a session")
     if _sort_key(expires) <= _sort_key(offset):
         raise CatalogError(f"{where}: expires ({expires}) must come after offset ({offset})")
     return TimelineEntry(
@@ -140,6 +147,7 @@ def _timeline_entry(path: Path, entry_id: str, raw: Any, order: int) -> Timeline
         sessions=sessions,
         buttons=tuple(buttons),
         order=order,
+        ride=ride,
     )
 
 

@@ -439,6 +439,8 @@ class Dispatcher:
             planned=ctx.series_planned,
             driver_name=ctx.driver_name,
             clinic_contact=self.clinic_contact,
+            # A helper of two people reads whose message this is (issue 10).
+            whose=ctx.patient_name if family and ctx.helping > 1 else None,
         )
         rendered = render_delivery(self.catalog, facts)
         return OutgoingMessage(

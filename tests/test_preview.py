@@ -92,6 +92,7 @@ def test_family_messages_only_with_family_and_in_their_zone(
         "family_ride",
         "family_today",
         "family_next_day",
+        "ride_pickup",
     }
     rides = [item["local_time"] for item in family if item["message_id"] == "family_ride"]
     assert rides == ["2026-11-30T18:00:00-05:00", "2026-12-02T18:00:00-05:00"]

@@ -9,6 +9,9 @@ simulated people talk to it through realistic ``Update`` JSON, exactly as Telegr
   invites her partner with ``/invite``;
 * **Sam** opens the invite link (the token is read from the message the bot sent Maya), joins,
   is approved by Maya, and later offers a ride home from the day-before message.
+* **Priya**, Maya's sister, joins the same way. When Sam claims the first ride, her request for
+  it turns into "covered"; she drives for the second session, and nobody offers for the third,
+  so Maya hears that plainly the evening before.
 
 Then the clock jumps from one due delivery to the next (``dispatch_now``, the dispatcher's own
 path), and the two react to some messages: Maya taps "Got it" on one reminder and "Remind me in
@@ -50,9 +53,11 @@ START = datetime(2026, 11, 30, 9, 0, tzinfo=ZoneInfo(ZONE))  # a Monday morning
 START_UTC = START.astimezone(UTC)
 MAYA_ID = 1001  # private chat ids equal the user's id, as in Telegram
 SAM_ID = 2002
+PRIYA_ID = 2003  # issue 10: a second family member, to show a claimed ride as covered
 USERS: dict[int, JSON] = {
     MAYA_ID: {"id": MAYA_ID, "is_bot": False, "first_name": "Maya", "language_code": "en"},
     SAM_ID: {"id": SAM_ID, "is_bot": False, "first_name": "Sam", "language_code": "en"},
+    PRIYA_ID: {"id": PRIYA_ID, "is_bot": False, "first_name": "Priya", "language_code": "en"},
 }
 NAMES = {chat_id: str(user["first_name"]) for chat_id, user in USERS.items()}
 FIRST_SESSION = "tomorrow 10:00"
@@ -324,6 +329,14 @@ class Demo:
         data = [d for _, d in call.buttons]
         if chat_id == SAM_ID and any(d.startswith("ride:") for d in data):
             self._once("ride", timedelta(minutes=6), lambda: self.tap_button(SAM_ID, "ride:"))
+        if chat_id == PRIYA_ID and any(d.startswith("ride:") for d in data):
+            # Issue 10: Sam covers the first ride (Priya's request changes to "covered"); Priya
+            # drives for the second; nobody offers for the third.
+            if "priya_saw_ride" in self._reacted:
+                self._once(
+                    "priya_ride", timedelta(minutes=10), lambda: self.tap_button(PRIYA_ID, "ride:")
+                )
+            self._reacted.add("priya_saw_ride")
         if chat_id == MAYA_ID and any(d.startswith("snooze_30:") for d in data):
             got_it = next(d for d in data if d.startswith("got_it:"))
             snooze = next(d for d in data if d.startswith("snooze_30:"))
@@ -405,6 +418,24 @@ async def play(demo: Demo) -> None:
     demo.at(minute(24))
     await demo.tap_button(MAYA_ID, "fa:")
 
+    # Issue 10: Maya invites her sister Priya too, so a claimed ride can show as covered.
+    demo.at(minute(30))
+    await demo.say(MAYA_ID, "/invite")
+    second = next(
+        (c for c in reversed(demo.api.sent_to(MAYA_ID)) if LINK.search(c.plain_text or "")),
+        None,
+    )
+    found = LINK.search(second.plain_text or "") if second is not None else None
+    if found is None:
+        raise DemoError("the bot sent Maya no second invite link")
+    demo.narrate("Maya sends the new link to her sister Priya.")
+    demo.at(minute(45))
+    await demo.say(PRIYA_ID, f"/start {found['token']}", shown="/start  (opened from Maya's link)")
+    demo.at(minute(46))
+    await demo.tap_button(PRIYA_ID, "fj:")
+    demo.at(minute(50))
+    await demo.tap_button(MAYA_ID, "fa:")
+
     # The series: the clock jumps from one due message to the next.
     await demo.run_series()
 
@@ -479,6 +510,7 @@ def header(width: int) -> list[str]:
         "",
         "  Maya  a patient in London, about to start a series of 3 IV sessions",
         "  Sam   her partner, whom she invites to help",
+        "  Priya her sister, who helps too",
         "",
         *textwrap.wrap(
             "Each line shows the local time on that person's phone, who wrote to whom, and the "
