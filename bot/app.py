@@ -11,10 +11,12 @@ table stays the one record of what is due: the jobs only say "look now".
 
 ``run()`` owns the process: it makes the database private, takes the one-instance lock, and
 ``serve()`` polls through the inbox (``bot.polling``) instead of PTB's ``Updater``, so a SIGKILL
-loses no update. Start-up order matters: interrupted deliveries are judged
-(``recover_in_flight``) before the job queue can dispatch, and stored updates are handled before
-new ones are fetched. SIGINT/SIGTERM stop within ``STOP_BUDGET`` seconds: no new claims or
-updates, the handler and the send in progress get a few seconds to finish, then everything stops.
+loses no update; in webhook mode PTB's webhook server feeds the same inbox (``bot.webhook``).
+A daily ``retention`` job erases what is kept no longer (``scheduler.retention``). Start-up
+order matters: interrupted deliveries are judged (``recover_in_flight``) before the job queue
+can dispatch, and stored updates are handled before new ones are fetched. SIGINT/SIGTERM stop
+within ``STOP_BUDGET`` seconds: no new claims or updates, the handler and the send in progress
+get a few seconds to finish, then everything stops.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ import re
 import signal
 import sys
 from collections.abc import Awaitable, Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +54,7 @@ from telegram.ext import (
 )
 
 from bot.clock import Clock, SystemClock
+from bot.config import ConfigError, config_from_env
 from bot.context import (
     SERVICES_KEY,
     AnyApplication,
@@ -62,7 +65,16 @@ from bot.context import (
     services_of,
 )
 from bot.errors import configure_logging, on_error
-from bot.handlers import basics, control, family, onboarding, privacy, reminders, sessions
+from bot.handlers import (
+    admin,
+    basics,
+    control,
+    family,
+    onboarding,
+    privacy,
+    reminders,
+    sessions,
+)
 from bot.lock import AlreadyRunning, DatabaseLock, make_private
 from bot.polling import POLL_TIMEOUT, Poller
 from bot.sender import TelegramSender
@@ -78,9 +90,17 @@ from bot.ui.keyboards import (
 )
 from bot.ui.steps import StepHandler
 from bot.ui.turn import Turn, handler
+from bot.webhook import (
+    WebhookConfigError,
+    WebhookFlags,
+    WebhookOptions,
+    WebhookPoller,
+    webhook_options,
+)
 from messages import Catalog, load_catalog
 from scheduler.companion import Companion
 from scheduler.dispatch import Dispatcher, DispatchReport
+from scheduler.retention import Erased, erase_expired
 from scheduler.store.db import Database
 from scheduler.store.deliveries import ClaimedDelivery, Deliveries
 
@@ -89,6 +109,9 @@ _LOGGER = logging.getLogger(__name__)
 DISPATCH_JOB = "dispatch"
 SAFETY_TICK_JOB = "dispatch-safety-tick"
 SAFETY_TICK_SECONDS = 60.0
+RETENTION_JOB = "retention"
+RETENTION_INTERVAL = timedelta(days=1)
+RETENTION_FIRST = timedelta(minutes=5)  # after start-up's own work, and again daily
 # APScheduler drops a job that starts more than 1 s late unless told otherwise: never drop, and
 # run a backlog of missed runs once.
 JOB_KWARGS: dict[str, Any] = {"misfire_grace_time": None, "coalesce": True}
@@ -122,6 +145,7 @@ BOTFATHER_HINT = (
 REFUSED_HINT = "Telegram refused TELEGRAM_BOT_TOKEN: check it with @BotFather"
 EXIT_REFUSED = 1
 EXIT_NO_TOKEN = 2
+EXIT_BAD_CONFIG = 2
 EXIT_LOCKED = 3
 RUNTIME_KEY = "runtime"
 STOP_BUDGET = 10.0  # seconds from SIGTERM to exit (systemd's default is 90; ours is a promise)
@@ -175,8 +199,10 @@ def build_application(
     min_chat_interval: float = 1.0,
 ) -> CompanionApp:
     """The whole bot, not yet started: handlers, error handler, services, start-up hooks."""
-    catalog = catalog if catalog is not None else load_catalog()
     settings = settings if settings is not None else Settings()
+    if catalog is None:
+        overlay = settings.catalog_overlay
+        catalog = load_catalog(Path(overlay)) if overlay else load_catalog()
     # Typed loosely: the rate limiter changes the bot's type parameter, and the result is pinned
     # to CompanionApp below.
     builder: ApplicationBuilder[Any, Any, Any, Any, Any, Any] = (
@@ -200,7 +226,8 @@ def build_application(
         db,
         catalog,
         TelegramSender(application.bot, min_chat_interval=min_chat_interval),
-        crisis_line=settings.crisis_line,
+        crisis_line=settings.crisis_line_for,  # by each reader's country or language
+        clinic_contact=settings.clinic_contact,
         # A retry's wait counts from when its answer came, not from the run's start.
         now_fn=clock.now,
     )
@@ -209,7 +236,13 @@ def build_application(
     application.bot_data[RUNTIME_KEY] = Runtime(gate)
     application.bot_data[SERVICES_KEY] = Services(
         db=db,
-        companion=Companion(db, catalog.timeline, on_change=lambda: arm_dispatcher(application)),
+        companion=Companion(
+            db,
+            catalog.timeline,
+            on_change=lambda: arm_dispatcher(application),
+            durations=settings.durations,
+            quiet=settings.quiet_hours,
+        ),
         dispatcher=dispatcher,
         catalog=catalog,
         clock=clock,
@@ -279,6 +312,7 @@ def handlers(application: CompanionApp) -> list[tuple[int, BaseHandler[Any, Any,
         (0, command("export", privacy.export)),
         (0, command("forget", privacy.forget)),
         (0, command("help", basics.help_)),
+        *_admin_commands(application),
         (0, button(r"^ob:", onboarding.button)),
         (0, button(r"^mv:", sessions.move_button)),
         (0, button(r"^cx:", sessions.cancel_button)),
@@ -296,6 +330,8 @@ def handlers(application: CompanionApp) -> list[tuple[int, BaseHandler[Any, Any,
         (0, button(r"^fr_n:", family.remove_no_button)),
         (0, button(rf"^{LEAVE_YES}$", family.leave_yes_button)),
         (0, button(rf"^{LEAVE_NO}$", family.leave_no_button)),
+        (0, button(r"^fl:", family.leave_one_button)),
+        (0, button(r"^rc_[yn]:", reminders.ride_answer_button)),
         (0, button(rf"^{STOP_YES}$", control.stop_yes_button)),
         (0, button(rf"^{STOP_NO}$", control.stop_no_button)),
         (0, button(r"^set:", control.setting_button)),
@@ -314,6 +350,15 @@ def handlers(application: CompanionApp) -> list[tuple[int, BaseHandler[Any, Any,
         ),
         (0, CallbackQueryHandler(handler(basics.stale_button))),
     ]
+
+
+def _admin_commands(application: CompanionApp) -> list[tuple[int, BaseHandler[Any, Any, Any]]]:
+    """``/stats``, only for the admin chats: to anyone else it is an unknown command."""
+    admins = services_of(application).settings.admin_chat_ids
+    if not admins:
+        return []
+    only_admins = _NEW & filters.ChatType.PRIVATE & filters.Chat(chat_id=sorted(admins))
+    return [(0, CommandHandler("stats", handler(admin.stats), filters=only_admins))]
 
 
 def arm_dispatcher(application: AnyApplication) -> None:
@@ -391,7 +436,36 @@ async def _post_init(application: CompanionApp) -> None:
         name=SAFETY_TICK_JOB,
         job_kwargs=JOB_KWARGS,
     )
+    job_queue.run_repeating(
+        _retention_job,
+        interval=RETENTION_INTERVAL,
+        first=RETENTION_FIRST,
+        name=RETENTION_JOB,
+        job_kwargs=JOB_KWARGS,
+    )
     arm_dispatcher(application)
+
+
+def erase_expired_now(application: AnyApplication) -> Erased:
+    """Retention on the services' clock (``scheduler.retention``); the daily job and tests."""
+    services = services_of(application)
+    erased = erase_expired(services.db, services.clock.now(), services.settings.retention_days)
+    if erased.anything:
+        _LOGGER.info(
+            "retention: erased %d series (%d sessions), %d replies, %d dialogs, %d invites,"
+            " %d handled updates",
+            erased.series,
+            erased.sessions,
+            erased.replies,
+            erased.dialogs,
+            erased.invites,
+            erased.updates,
+        )
+    return erased
+
+
+async def _retention_job(context: BotContext) -> None:
+    erase_expired_now(context.application)
 
 
 async def _post_shutdown(application: CompanionApp) -> None:
@@ -415,12 +489,25 @@ def patient_commands(catalog: Catalog, locale: str | None = None) -> list[BotCom
     return menu
 
 
-def run() -> int:
-    """``python -m bot``: 0 after a clean stop, 2 without a token, 1 if Telegram refuses it,
-    3 if another process already runs on this database."""
+def run(webhook_flags: WebhookFlags | None = None) -> int:
+    """``python -m bot``: 0 after a clean stop, 2 without a token, with a configuration file
+    that cannot be used or with unusable webhook settings, 1 if Telegram refuses the token, 3 if
+    another process already runs on this database. ``webhook_flags``: the command line's webhook
+    options, over the config file's."""
+    try:
+        config = config_from_env()
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        return EXIT_BAD_CONFIG
     token = os.environ.get("TELEGRAM_BOT_TOKEN", "").strip()
     if not token:
         print(BOTFATHER_HINT, file=sys.stderr)
+        return EXIT_NO_TOKEN
+    settings = config.settings
+    try:
+        webhook = webhook_options(settings, webhook_flags or WebhookFlags())
+    except WebhookConfigError as exc:
+        print(exc, file=sys.stderr)
         return EXIT_NO_TOKEN
     configure_logging()
     db_path = os.environ.get("COMPANION_DB", "companion.db")
@@ -436,10 +523,12 @@ def run() -> int:
             token=token,
             db_path=db_path,
             base_url=os.environ.get("TELEGRAM_API_BASE_URL") or None,
+            catalog=config.catalog,
             rate_limit=os.environ.get(RATE_LIMIT_ENV, "").lower() != "off",
             min_chat_interval=float(os.environ.get(MIN_CHAT_INTERVAL_ENV) or 1.0),
+            settings=settings,
         )
-        code = asyncio.run(_serve_with_signals(application))
+        code = asyncio.run(_serve_with_signals(application, webhook))
     finally:
         lock.release()
     if code == EXIT_REFUSED:
@@ -447,13 +536,15 @@ def run() -> int:
     return code
 
 
-async def _serve_with_signals(application: CompanionApp) -> int:
+async def _serve_with_signals(
+    application: CompanionApp, webhook: WebhookOptions | None = None
+) -> int:
     runtime = runtime_of(application)
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, runtime.request_stop)
     try:
-        return await serve(application)
+        return await serve(application, webhook=webhook)
     finally:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)
@@ -466,8 +557,14 @@ def runtime_of(application: AnyApplication) -> Runtime:
     return runtime
 
 
-async def serve(application: CompanionApp, *, poll_timeout: int = POLL_TIMEOUT) -> int:
+async def serve(
+    application: CompanionApp,
+    *,
+    poll_timeout: int = POLL_TIMEOUT,
+    webhook: WebhookOptions | None = None,
+) -> int:
     """Start, poll through the inbox until ``runtime_of(application).request_stop()``, stop.
+    With ``webhook``, updates come by webhook instead (``bot.webhook``), through the same inbox.
 
     Returns the exit status: 0, or ``EXIT_REFUSED`` when Telegram refuses the token (at start
     or later). Telegram being unreachable at start is waited out with back-off, not fatal.
@@ -482,13 +579,24 @@ async def serve(application: CompanionApp, *, poll_timeout: int = POLL_TIMEOUT) 
             return runtime.exit_code
         await _post_init(application)
         await application.start()
-        poller = Poller(
-            application,
-            services.db,
-            now=services.clock.now,
-            allowed_updates=ALLOWED_UPDATES,
-            poll_timeout=poll_timeout,
-        )
+        poller: Poller
+        if webhook is not None:
+            poller = WebhookPoller(
+                application,
+                services.db,
+                now=services.clock.now,
+                allowed_updates=ALLOWED_UPDATES,
+                options=webhook,
+            )
+        else:
+            await _leave_webhook(application)
+            poller = Poller(
+                application,
+                services.db,
+                now=services.clock.now,
+                allowed_updates=ALLOWED_UPDATES,
+                poll_timeout=poll_timeout,
+            )
         polling = asyncio.ensure_future(poller.run(stop))
         stopped = asyncio.ensure_future(stop.wait())
         await asyncio.wait({polling, stopped}, return_when=asyncio.FIRST_COMPLETED)
@@ -502,6 +610,20 @@ async def serve(application: CompanionApp, *, poll_timeout: int = POLL_TIMEOUT) 
     finally:
         await _stop(application, polling)
     return runtime.exit_code
+
+
+async def _leave_webhook(application: CompanionApp) -> None:
+    """Long polling after webhook mode: Telegram refuses ``getUpdates`` while a webhook is set.
+    Its updates waiting meanwhile stay queued for ``getUpdates``. Best effort: if Telegram is
+    unreachable now, the poller's back-off takes over."""
+    try:
+        if (await application.bot.get_webhook_info()).url:
+            await application.bot.delete_webhook(drop_pending_updates=False)
+            _LOGGER.info("start-up: webhook removed; long polling")
+    except InvalidToken:
+        raise
+    except TelegramError as exc:
+        _LOGGER.warning("start-up: webhook state unknown (%s)", type(exc).__name__)
 
 
 async def _initialize(application: CompanionApp, stop: asyncio.Event) -> bool:

@@ -15,50 +15,13 @@ from typing import Any
 from telegram.ext import Application, CallbackContext, ExtBot, JobQueue
 
 from bot.clock import Clock
+from bot.settings import Settings as Settings  # where handlers have always found it
 from messages import Catalog
 from scheduler.companion import Companion
 from scheduler.dispatch import Dispatcher
-from scheduler.model import DEFAULT_CRISIS_LINE
 from scheduler.store.db import Database
 
-# Until COMPANION_CONFIG exists: the US line, and a directory of every country's lines. Texts say
-# "Call {crisis_line} now", so it must read as something to call.
 SERVICES_KEY = "services"
-
-
-@dataclass(frozen=True)
-class Settings:
-    """Operator settings: built-in defaults, replaced by what ``COMPANION_CONFIG`` says.
-
-    Every field has a default so a deployment without a config file works as it always has.
-    """
-
-    deployment_name: str = "Session Companion"
-    crisis_line: str = DEFAULT_CRISIS_LINE  # plain text; the catalog escapes it
-    # By the person's language code ("es"); a language not listed falls back to crisis_line.
-    crisis_lines: tuple[tuple[str, str], ...] = ()
-    # The clinic's own line, shown in /help and wherever the bot says "tell your provider".
-    clinic_contact: str | None = None
-    # A new patient's zone until they choose theirs (set-up asks at once; /timezone changes it).
-    default_zone: str = "America/New_York"
-    # Optional messages between sessions (issue 10); an operator may switch them off.
-    checkin_enabled: bool = True
-    checklist_enabled: bool = True
-    # Days after a series ends before its sessions and deliveries are erased.
-    retention_days: int = 90
-    # Chats that may use /stats (counts only).
-    admin_chat_ids: frozenset[int] = frozenset()
-    # A directory of catalog files that replace, add or switch off built-in messages.
-    catalog_overlay: str | None = None
-
-    def crisis_line_for(self, language: str | None) -> str:
-        """The crisis line for a person's language, else the deployment's default."""
-        if language:
-            wanted = language.split("-")[0].lower()
-            for code, line in self.crisis_lines:
-                if code == wanted:
-                    return line
-        return self.crisis_line
 
 
 @dataclass

@@ -6,6 +6,13 @@ runs the real planner and renderer on made-up people: a patient "Alex" in ``--zo
 and no clock is read: ``--now`` defaults to 09:00 local, 14 days before the first session, so the
 whole timeline shows. Pass a later ``--now`` to see what a late sign-up would still get.
 
+With the operator's configuration file (``--config PATH``, else ``COMPANION_CONFIG``) it shows
+what that deployment sends: its catalog overlay, crisis lines, clinic contact and session lengths.
+Entries that depend on the ride home (``ride`` in ``timeline.toml``) are shown for both cases:
+those for "nobody has offered yet" as planned, and, with ``--family``, those for the family
+member as the driver of every session (the pick-up note). Only one case happens per session;
+``ride`` in each item (JSON, and a mark in the table) says which.
+
 Sessions fall into series by the rule the bot uses (a session more than four weeks after the
 previous one starts a new series, ``scheduler.model.NEW_SERIES_GAP``). Each series has as many
 sessions as given, unless ``--planned`` says more: then numbering reads "1 of 6" and the
@@ -31,8 +38,10 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from bot.config import CONFIG_ENV, ConfigError, config_from_env, load_config
 from bot.parsing import MAX_SERIES, WhenError, parse_series, series_starts
-from messages import Catalog, CatalogError, Wording, load_catalog
+from bot.settings import Settings
+from messages import Catalog, CatalogError, Wording
 from scheduler.localtime import (
     NonexistentLocalTime,
     ZoneError,
@@ -45,7 +54,6 @@ from scheduler.localtime import (
     zone_info,
 )
 from scheduler.model import (
-    DEFAULT_CRISIS_LINE,
     MAX_SERIES_LENGTH,
     DeliveryStatus,
     FamilyLink,
@@ -99,6 +107,7 @@ class PreviewItem:
     html: str
     text: str  # as the person reads it: tags removed, entities decoded
     buttons: tuple[str, ...]  # labels
+    ride: str | None = None  # "claimed" / "unclaimed": sent only in that case (timeline ``ride``)
 
     @property
     def local_time(self) -> datetime:
@@ -124,6 +133,7 @@ class PreviewItem:
                 timespec="seconds"
             ),
             "key": delivery.key,
+            "ride": self.ride,
         }
 
 
@@ -187,6 +197,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--locale", default="en", help="wording locale (default: en)")
     parser.add_argument(
+        "--config",
+        metavar="PATH",
+        help=f"the operator's configuration file (default: ${CONFIG_ENV}, if set): its crisis "
+        "lines, clinic contact, session lengths and catalog overlay",
+    )
+    parser.add_argument(
         "--planned",
         type=int,
         metavar="N",
@@ -198,10 +214,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Run the subcommand: 0 on success, 2 with one line on stderr for bad input."""
     try:
+        path = getattr(args, "config", None)
+        config = load_config(path) if path else config_from_env()
         request = request_from_args(args)
-        preview = build_preview(request, load_catalog())
+        preview = build_preview(request, config.catalog, config.settings)
     except PreviewError as exc:
         print(f"preview: {exc}", file=sys.stderr)
+        return 2
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
         return 2
     except CatalogError as exc:
         print(f"preview: the message catalog is broken: {exc}", file=sys.stderr)
@@ -295,8 +316,13 @@ def default_now(request: PreviewRequest) -> datetime:
     return resolve_wall_clock(morning, request.zone)
 
 
-def build_preview(request: PreviewRequest, catalog: Catalog) -> Preview:
-    """Plan and render the series for a made-up patient (and family member)."""
+def build_preview(
+    request: PreviewRequest, catalog: Catalog, settings: Settings | None = None
+) -> Preview:
+    """Plan and render the series for a made-up patient (and family member), with the
+    operator's ``settings`` (crisis lines, clinic contact, session lengths) as the bot has them;
+    ``catalog`` is the one the bot runs with (the overlay merged)."""
+    settings = settings if settings is not None else Settings()
     now = request.now or default_now(request)
     patient = Person(
         id=_PATIENT_ID,
@@ -315,6 +341,8 @@ def build_preview(request: PreviewRequest, catalog: Catalog) -> Preview:
                 local_start=start,
                 zone=request.zone,
                 kind=request.kind,
+                # As the companion stores a session the patient adds.
+                duration=settings.durations.get(request.kind),
             )
             for n, start in enumerate(request.starts, start=1)
         ]
@@ -340,8 +368,35 @@ def build_preview(request: PreviewRequest, catalog: Catalog) -> Preview:
         family.append(FamilyLink(member, joined_at=now))
     people = {patient.id: patient} | {link.person.id: link.person for link in family}
     deliveries = plan_deliveries(patient, sessions, family, catalog.timeline, now, series=series)
+    if family:
+        # The other case of the ride entries: the family member drives every session.
+        driving = {session.id: _FAMILY_ID for session in sessions}
+        claimed = {entry.id for entry in catalog.timeline if entry.ride == "claimed"}
+        extra = [
+            delivery
+            for delivery in plan_deliveries(
+                patient, sessions, family, catalog.timeline, now, series=series, drivers=driving
+            )
+            if delivery.message_id in claimed
+        ]
+        deliveries = sorted(
+            [*deliveries, *extra],
+            key=lambda item: (item.due_at, catalog.entry(item.message_id).order, item.key),
+        )
+    rides = {entry.id: entry.ride for entry in catalog.timeline}
     items = tuple(
-        _render(catalog, delivery, patient, people[delivery.recipient_id], sessions, series)
+        replace(
+            _render(
+                catalog,
+                settings,
+                delivery,
+                patient,
+                people[delivery.recipient_id],
+                sessions,
+                series,
+            ),
+            ride=rides.get(delivery.message_id),
+        )
         for delivery in deliveries
     )
     notes = tuple(
@@ -369,6 +424,7 @@ def _in_series(sessions: list[Session]) -> list[Session]:
 
 def _render(
     catalog: Catalog,
+    settings: Settings,
     delivery: PlannedDelivery,
     patient: Person,
     person: Person,
@@ -388,10 +444,11 @@ def _render(
         locale=person.locale,
         wording=person.wording,
         patient_name=patient.display_name,
-        crisis_line=DEFAULT_CRISIS_LINE,
+        crisis_line=settings.crisis_line_for(person.locale, person.zone),
         session=session,
         series=in_series,
         planned=planned,
+        clinic_contact=settings.clinic_contact,
     )
     rendered = render_delivery(catalog, facts)
     slot = numbered_session(facts)
@@ -466,6 +523,8 @@ def _row(item: PreviewItem, width: int) -> str:
     first = _first_line(item.text)
     if item.delivery.status is DeliveryStatus.SKIPPED:
         first = f"[SKIPPED: {item.delivery.reason}] {first}"
+    if item.ride is not None:
+        first = f"[if ride {item.ride}] {first}"
     when = format_when(item.delivery.due_at, item.zone)
     return f"{when:<32}  {item.recipient:<7}  {session:>7}  {item.topic:<{width}}  {first}"
 

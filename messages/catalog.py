@@ -105,6 +105,10 @@ class TimelineEntry:
     sessions: frozenset[int] | None  # only these session numbers (1-based); None = every session
     buttons: tuple[str, ...]  # button ids; labels are per locale
     order: int  # position in timeline.toml; breaks ties between equal instants
+    # Only for sessions whose ride home is "claimed" (a family entry then goes to the driver
+    # alone) or "unclaimed" (a patient entry then only when they have family who could drive);
+    # None: whatever the ride.
+    ride: str | None = None
 
 
 @dataclass(frozen=True)

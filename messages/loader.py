@@ -41,7 +41,10 @@ _TIMELINE_KEYS = {
     "kinds",
     "sessions",
     "buttons",
+    "enabled",
+    "ride",
 }
+RIDE_STATES = frozenset({"claimed", "unclaimed"})
 
 
 def load_timeline(path: Path = PACKAGE_DIR / "timeline.toml") -> tuple[TimelineEntry, ...]:
@@ -68,10 +71,25 @@ def _read_timeline_layers(paths: list[Path]) -> dict[str, tuple[dict[str, Any], 
 def _build_timeline(
     merged: dict[str, tuple[dict[str, Any], Path]],
 ) -> tuple[TimelineEntry, ...]:
+    """The entries that are on; ``enabled = false`` (a clinic's override) switches one off."""
+    off = _switched_off(merged)
     return tuple(
         _timeline_entry(path, entry_id, raw, order)
         for order, (entry_id, (raw, path)) in enumerate(merged.items())
+        if entry_id not in off
     )
+
+
+def _switched_off(merged: dict[str, tuple[dict[str, Any], Path]]) -> set[str]:
+    """Ids whose merged ``enabled`` is false: they are neither planned nor need wording."""
+    off = set()
+    for entry_id, (raw, path) in merged.items():
+        enabled = raw.get("enabled", True)
+        if not isinstance(enabled, bool):
+            raise CatalogError(f"{path} [{entry_id}]: enabled must be true or false")
+        if not enabled:
+            off.add(entry_id)
+    return off
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
@@ -116,6 +134,11 @@ def _timeline_entry(path: Path, entry_id: str, raw: Any, order: int) -> Timeline
         sessions = frozenset(sessions_raw)
     if anchor is Anchor.JOINED and audience is not Audience.FAMILY:
         raise CatalogError(f"{where}: the 'joined' anchor is for family entries only")
+    ride = raw.get("ride")
+    if ride is not None and ride not in RIDE_STATES:
+        raise CatalogError(f'{where}: ride must be "claimed" or "unclaimed"')
+    if ride is not None and anchor not in (Anchor.SESSION_START, Anchor.SESSION_END):
+        raise CatalogError(f"{where}: ride is for entries anchored to a session")
     if _sort_key(expires) <= _sort_key(offset):
         raise CatalogError(f"{where}: expires ({expires}) must come after offset ({offset})")
     return TimelineEntry(
@@ -129,6 +152,7 @@ def _timeline_entry(path: Path, entry_id: str, raw: Any, order: int) -> Timeline
         sessions=sessions,
         buttons=tuple(buttons),
         order=order,
+        ride=ride,
     )
 
 
@@ -179,7 +203,9 @@ def load_catalog(
     timeline_files = [d / "timeline.toml" for d in dirs if (d / "timeline.toml").is_file()]
     if not (base / "timeline.toml").is_file():
         raise CatalogError(f"{base / 'timeline.toml'}: missing")
-    timeline = _build_timeline(_read_timeline_layers(timeline_files))
+    layers = _read_timeline_layers(timeline_files)
+    timeline = _build_timeline(layers)
+    switched_off = _switched_off(layers)
 
     errors: list[str] = []
     raw_locales: dict[str, _RawLocale] = {}
@@ -187,6 +213,9 @@ def load_catalog(
         for path in sorted((folder / "locales").glob("*.toml")):
             raw = raw_locales.setdefault(path.stem, _RawLocale())
             _merge_locale(raw, path, _read_toml(path), errors)
+    for raw in raw_locales.values():  # wording of a switched-off message is not checked
+        for entry_id in switched_off:
+            raw.messages.pop(entry_id, None)
     if default_locale not in raw_locales:
         raise CatalogError(
             f"{base / 'locales' / (default_locale + '.toml')}: default locale missing"
@@ -458,6 +487,8 @@ def _placeholder_problem(name: str, item: TimelineEntry, field_name: str) -> str
         return f"{{{name}}} is for replies; timeline texts use {sorted(TIMELINE_PLACEHOLDERS)}"
     if name == "patient_name" and item.audience is Audience.FAMILY:
         return "{patient_name} is not allowed in family texts: they never name the patient"
+    if name == "clinic_contact" and item.audience is Audience.FAMILY:
+        return "{clinic_contact} is not allowed in family texts: they never name the clinic"
     if name == "driver_name" and field_name not in _DRIVER_FIELDS:
         return "{driver_name} belongs only in plain_with_driver and discreet_with_driver"
     if name in SESSION_PLACEHOLDERS and item.anchor not in _SESSION_ANCHORS:

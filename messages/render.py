@@ -6,10 +6,14 @@ locale file fails at start-up instead of in a patient's chat.
 
 Which names a *timeline* text may use depends on its entry (see ``messages.loader``):
 
-* session-anchored entries: ``SESSION_PLACEHOLDERS`` and ``crisis_line``;
-* series-wide and family-welcome entries: ``crisis_line`` only (there is no single session);
+* session-anchored entries: ``SESSION_PLACEHOLDERS``, ``crisis_line`` and ``clinic_contact``;
+* series-wide and family-welcome entries: ``crisis_line`` and ``clinic_contact`` (there is no
+  single session);
 * ``driver_name`` only in the ``*_with_driver`` texts;
-* ``patient_name`` only in patient entries, never in family ones.
+* ``patient_name`` and ``clinic_contact`` only in patient entries, never in family ones.
+
+``clinic_contact`` is optional (``OPTIONAL_PLACEHOLDERS``): a deployment without one gets the
+text without the line that holds it, so that line must open and close its own tags.
 
 Replies may use any registered name.
 
@@ -41,6 +45,7 @@ PLACEHOLDERS: dict[str, str] = {
     "series_length": "how many sessions the series has so far",
     "driver_name": "the family member who offered to drive (only in *_with_driver texts)",
     "crisis_line": "the deployment's crisis line, e.g. '988'",
+    "clinic_contact": "the clinic's own line (optional: without one, its line is left out)",
     "patient_name": "the patient's display name (patient texts and replies; never family texts)",
     # Replies (bot code). Add names here as replies need them.
     "name": "a person's display name",
@@ -60,7 +65,15 @@ DATE_PLACEHOLDERS = frozenset({"session_date"})
 SESSION_PLACEHOLDERS = frozenset(
     {"session_date", "session_time", "session_number", "series_length"}
 )
-TIMELINE_PLACEHOLDERS = SESSION_PLACEHOLDERS | {"driver_name", "crisis_line", "patient_name"}
+TIMELINE_PLACEHOLDERS = SESSION_PLACEHOLDERS | {
+    "driver_name",
+    "crisis_line",
+    "patient_name",
+    "clinic_contact",
+}
+# Values a deployment may not have. A line that holds one of these, when its value is missing or
+# empty, is left out whole: "Your clinic: {clinic_contact}" never shows as "Your clinic: ".
+OPTIONAL_PLACEHOLDERS = frozenset({"clinic_contact"})
 
 # Telegram counts a message's length after parsing, in UTF-16 code units; checking the HTML source
 # instead over-counts tags and entities, which errs on the safe side.
@@ -121,8 +134,10 @@ def fill(
 ) -> str:
     """Put escaped, formatted ``values`` into a validated ``template``.
 
-    Values the template does not use are ignored; a missing one raises ``KeyError`` naming it.
+    Values the template does not use are ignored; a missing one raises ``KeyError`` naming it,
+    except an ``OPTIONAL_PLACEHOLDERS`` one, whose line is then left out (``drop_empty_lines``).
     """
+    template = drop_empty_lines(template, values)
     formatted = {}
     for name in placeholders_in(template):
         if name not in values:
@@ -137,6 +152,15 @@ def fill(
             )
         )
     return template.format_map(formatted)
+
+
+def drop_empty_lines(template: str, values: Mapping[str, object]) -> str:
+    """``template`` without the lines that hold an optional placeholder with no value."""
+    empty = {name for name in OPTIONAL_PLACEHOLDERS if not values.get(name)}
+    if not empty or not any(f"{{{name}}}" in template for name in empty):
+        return template
+    kept = [line for line in template.split("\n") if not placeholders_in(line) & empty]
+    return "\n".join(kept)
 
 
 def format_value(

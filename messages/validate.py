@@ -11,6 +11,7 @@ from collections.abc import Collection
 from html.parser import HTMLParser
 
 from messages.render import (
+    OPTIONAL_PLACEHOLDERS,
     PLACEHOLDERS,
     TELEGRAM_MAX_LENGTH,
     fill,
@@ -120,6 +121,20 @@ def sensitive_hits(text: str, stems: Collection[str]) -> list[str]:
     return sorted({stem for stem in stems if stem in lowered or stem in untagged})
 
 
+def _optional_line_problems(text: str, names: set[str]) -> list[str]:
+    """A line with an optional placeholder is left out when it has no value, so the text must
+    still be valid HTML without it: the line opens and closes its own tags."""
+    problems = []
+    for name in sorted(names & OPTIONAL_PLACEHOLDERS):
+        for line in text.split("\n"):
+            if f"{{{name}}}" in line and html_problems(line):
+                problems.append(
+                    f"the line with {{{name}}} is left out when there is none, so it must "
+                    "open and close its own tags"
+                )
+    return problems
+
+
 def check_text(
     text: object,
     *,
@@ -142,6 +157,7 @@ def check_text(
     unknown = sorted(names - PLACEHOLDERS.keys())
     problems += [f"unknown placeholder {{{name}}}" for name in unknown]
     problems += html_problems(text)
+    problems += _optional_line_problems(text, names)
     if not unknown:
         sample = fill(
             text,

@@ -1,6 +1,9 @@
 """The domain calls the bot makes. Each mutating call is one transaction that also re-plans.
 
-``Companion(db, timeline, *, invite_ttl=timedelta(hours=72))``; every ``now`` is aware UTC.
+``Companion(db, timeline, *, invite_ttl=timedelta(hours=72), durations={}, quiet=QuietHours())``;
+every ``now`` is aware UTC. ``durations`` and ``quiet`` are the operator's: a session added without
+a duration of its own gets its kind's from ``durations`` (else ``DEFAULT_DURATION``), and a new
+person starts with ``quiet`` hours.
 
 People
     ``person(person_id)``, ``person_by_chat(chat_id) -> Person | None``
@@ -14,8 +17,8 @@ Sessions (local wall-clock in the patient's zone; ``fold`` picks the fall-back h
     ``add_session(patient_id, local_start, kind, now, *, fold=0, duration=None) -> Session``
     ``move_session(patient_id, session_id, local_start, now, fold=0) -> SessionChange``
     ``cancel_session(patient_id, session_id, now) -> SessionChange``
-    (``SessionChange(session, family_ids, driver_id)``: whom the bot may tell; a move keeps the
-    ride, a cancel releases it)
+    (``SessionChange(session, family_ids, driver_id)``: whom the bot may tell; both release the
+    ride: a move's driver is asked about the new time)
     ``sessions(patient_id) -> list[Session]`` (active, by start instant),
     ``session(patient_id, session_id) -> Session | None``,
     ``session_numbering(patient_id) -> dict[session_id, (n, N)]``
@@ -32,6 +35,14 @@ Family
     ``claim_ride(family_person_id, session_id, now) -> ClaimResult``,
     ``release_ride(family_person_id, session_id, now) -> bool``,
     ``driver_for(session_id) -> Person | None``
+    ``promised_rides(driver_id, now, *, patient_id) -> list[LostRide]`` (read before a change
+    takes them away), ``leave_patient(family_person_id, link_id, now) -> Left``,
+    ``unlink_family(patient_id, link_id, now) -> Unlinked``,
+    ``open_requests(session_id, now)`` (whom to ask again after a ride went away),
+    ``ride_question / confirm_ride(family_person_id, session_id, stamp, now)`` (a moved
+    session's driver: does the new time, ``ride_stamp(session)``, suit them?)
+    Caps: ``MAX_UPCOMING_SESSIONS`` (``SessionRejected("upcoming_cap")``),
+    ``MAX_PENDING_INVITES`` (``NotAllowed("invite_cap")``)
     ``issue_invite``, ``preview_invite``, ``join``, ``pending_link``, ``link_of``, ``decline``:
     what ``/invite``, an opened link, Join and Approve/Decline do
 Series
@@ -59,7 +70,7 @@ from __future__ import annotations
 import math
 import re
 import secrets
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -79,6 +90,7 @@ from scheduler.localtime import (
     to_utc,
 )
 from scheduler.model import (
+    DEFAULT_QUIET_HOURS,
     MAX_SERIES_LENGTH,
     DeliveryStatus,
     FamilyLink,
@@ -93,13 +105,32 @@ from scheduler.series import SeriesAdded, SkippedDate, overlapping, series_dates
 from scheduler.store.db import Database, to_db
 from scheduler.store.deliveries import Deliveries, Delivery
 from scheduler.store.dialogs import Dialogs
-from scheduler.store.family import ACTIVE, PENDING, Invite, Invites, Links, LinkView, Rides
+from scheduler.store.family import (
+    ACTIVE,
+    PENDING,
+    Invite,
+    Invites,
+    Links,
+    LinkView,
+    RideRequest,
+    Rides,
+)
 from scheduler.store.inbox import Inbox, InviteFailures
 from scheduler.store.people import People
 from scheduler.store.sessions import Sessions
-from scheduler.timeline import number_sessions, plan_deliveries, starts_new_series
+from scheduler.timeline import (
+    number_sessions,
+    plan_deliveries,
+    session_key_part,
+    starts_new_series,
+)
 
 MAX_AHEAD = timedelta(days=366)
+# Bounds against one person swamping the queue (issue 9): upcoming sessions per patient, and
+# invite links per patient that are neither used nor expired. Both are far above any real need.
+MAX_UPCOMING_SESSIONS = 60
+MAX_PENDING_INVITES = 5
+RIDE_REQUEST = "family_ride"  # the timeline message with the "I can drive" button
 _TOKEN = re.compile(r"[A-Za-z0-9_-]{43}")
 
 # Reasons on withdrawn deliveries. Re-planning revives a cancelled key the plan holds again
@@ -121,7 +152,8 @@ class CompanionError(Exception):
 
 
 class SessionRejected(CompanionError):
-    """past | too_far | nonexistent (DST gap; ``detail`` explains) | duplicate | not_found."""
+    """past | too_far | nonexistent (DST gap; ``detail`` explains) | duplicate | not_found |
+    upcoming_cap (``MAX_UPCOMING_SESSIONS`` upcoming already)."""
 
 
 class InviteInvalid(CompanionError):
@@ -132,7 +164,8 @@ class InviteInvalid(CompanionError):
 
 
 class NotAllowed(CompanionError):
-    """not_found (no such thing of yours) | not_allowed."""
+    """not_found (no such thing of yours) | not_allowed | invite_cap (``MAX_PENDING_INVITES``
+    unused links already)."""
 
 
 class ZoneRejected(CompanionError):
@@ -152,7 +185,10 @@ class SessionChange:
 
     session: Session  # after a move; as it was, for a cancel
     family_ids: tuple[int, ...]  # active family members who still get messages
-    driver_id: int | None  # who had claimed the ride (a cancel releases it; a move keeps it)
+    # Who had claimed the ride. Both release it: a cancel ends it, and after a move the driver
+    # is asked whether the new time still suits them (``confirm_ride``); until they say yes,
+    # nobody is told the ride stands.
+    driver_id: int | None
 
 
 @dataclass(frozen=True)
@@ -181,6 +217,34 @@ class RideOffer:
     result: ClaimResult
     patient: Person | None
     session: Session | None
+    # After a claim: the ride requests the other family members were sent, to turn into
+    # "covered, thank you" (best effort; the claim itself is what refuses their button).
+    covered: tuple[RideRequest, ...] = ()
+
+
+@dataclass(frozen=True)
+class LostRide:
+    """A promised ride home that has just gone away: the patient must be told at once."""
+
+    patient: Person
+    session: Session
+    driver_name: str
+
+
+@dataclass(frozen=True)
+class Left:
+    """A family member unlinked from one patient, and the rides that went with them."""
+
+    patient: Person
+    lost: tuple[LostRide, ...]
+
+
+@dataclass(frozen=True)
+class Unlinked:
+    """A family member the patient removed, and the rides that went with them."""
+
+    family_id: int
+    lost: tuple[LostRide, ...]
 
 
 class Companion:
@@ -191,12 +255,19 @@ class Companion:
         *,
         invite_ttl: timedelta = timedelta(hours=72),
         on_change: Callable[[], None] | None = None,
+        durations: Mapping[Kind, timedelta] | None = None,
+        quiet: QuietHours | None = DEFAULT_QUIET_HOURS,
     ) -> None:
         """``on_change`` runs after every commit that changed what is due (the bot re-arms its
-        dispatch timer there), so no caller has to remember to."""
+        dispatch timer there), so no caller has to remember to. ``durations``: the clinic's
+        expected session lengths by kind; stored with each session added, so a later change of
+        the setting never moves the reminders of sessions already booked. ``quiet``: the quiet
+        hours a new person starts with."""
         self.db = db
         self.timeline = tuple(timeline)
         self.invite_ttl = invite_ttl
+        self.durations = dict(durations or {})
+        self.quiet = quiet
         self.people = People(db)
         self.session_store = Sessions(db)
         self.invites = Invites(db)
@@ -259,7 +330,9 @@ class Companion:
         with self.db.transaction():
             existing = self.people.by_chat(chat_id)
             if existing is None:
-                return self.people.create(chat_id, Role.PATIENT, display_name, zone, now)
+                return self.people.create(
+                    chat_id, Role.PATIENT, display_name, zone, now, quiet=self.quiet
+                )
             if existing.role is not Role.PATIENT:
                 self.people.set_role(existing.id, Role.PATIENT)
                 self._replan_person(existing.id, now)
@@ -332,6 +405,8 @@ class Companion:
         with self.db.transaction():
             patient = self._patient(patient_id)
             fold = self._check_start(patient_id, local_start, patient.zone, fold, now, moving=None)
+            if self._upcoming(patient_id, now) >= MAX_UPCOMING_SESSIONS:
+                raise SessionRejected("upcoming_cap", f"at most {MAX_UPCOMING_SESSIONS} upcoming")
             # The patient's current series, or a new one after a gap (``NEW_SERIES_GAP``).
             series = self._series_for(patient_id, to_utc(local_start, patient.zone, fold), now)
             session = self.session_store.add(
@@ -341,7 +416,7 @@ class Companion:
                 kind,
                 now,
                 fold=fold,
-                duration=duration,
+                duration=duration if duration is not None else self.durations.get(kind),
                 series_id=series.id,
             )
             self._replan(patient_id, now)  # also extends the series if this one goes past it
@@ -372,10 +447,12 @@ class Companion:
         the series repeats); its date is neither added nor counted as skipped. ``NotAllowed`` if
         the patient is none, ``SessionRejected("not_found")`` if that session is not theirs;
         ``ValueError`` for a count outside 1..24, bad weekdays, or a session at another time.
+        Dates past ``MAX_UPCOMING_SESSIONS`` upcoming sessions are skipped (``upcoming_cap``).
         """
         if first_local.tzinfo is not None:
             raise ValueError("first_local is the wall-clock time the patient typed: naive")
         dates = series_dates(first_local, weekdays, count)
+        duration = duration if duration is not None else self.durations.get(kind)
         with self.db.transaction():
             patient = self._patient(patient_id)
             booked = None
@@ -386,11 +463,15 @@ class Companion:
                 dates = dates[1:]
             added: list[Session] = []
             skipped: list[SkippedDate] = []
+            room = MAX_UPCOMING_SESSIONS - self._upcoming(patient_id, now)
             for local in dates:
                 try:
                     fold = self._check_start(patient_id, local, patient.zone, 0, now, moving=None)
                 except SessionRejected as exc:
                     skipped.append(SkippedDate(local, patient.zone, exc.code, exc.detail))
+                    continue
+                if len(added) >= room:
+                    skipped.append(SkippedDate(local, patient.zone, "upcoming_cap", ""))
                     continue
                 added.append(
                     self.session_store.add(
@@ -439,7 +520,10 @@ class Companion:
         now: datetime,
         fold: int = 0,
     ) -> SessionChange:
-        """Re-time a session in the patient's current zone; its old reminders are withdrawn."""
+        """Re-time a session in the patient's current zone; its old reminders are withdrawn.
+
+        A claimed ride does not carry over unasked: it is released, and ``SessionChange``
+        names the driver so the bot can ask them about the new time (``confirm_ride``)."""
         with self.db.transaction():
             patient = self._patient(patient_id)
             self._own_session(patient_id, session_id)
@@ -447,8 +531,10 @@ class Companion:
                 patient_id, local_start, patient.zone, fold, now, moving=session_id
             )
             self.session_store.move(session_id, local_start, patient.zone, fold=fold)
+            change = self._change(patient_id, self._own_session(patient_id, session_id))
+            self.rides.release(session_id)
             self._replan(patient_id, now)
-            return self._change(patient_id, self._own_session(patient_id, session_id))
+            return change
 
     def cancel_session(self, patient_id: int, session_id: int, now: datetime) -> SessionChange:
         with self.db.transaction():
@@ -482,6 +568,8 @@ class Companion:
         token = secrets.token_urlsafe(32)
         with self.db.transaction():
             self._patient(patient_id)
+            if len(self.invites.pending(patient_id, now)) >= MAX_PENDING_INVITES:
+                raise NotAllowed("invite_cap", f"at most {MAX_PENDING_INVITES} unused links")
             self.invites.create(patient_id, token, now, now + self.invite_ttl)
         return token
 
@@ -515,7 +603,7 @@ class Companion:
                 member = self.people.by_chat(chat_id)
                 if member is None:
                     member = self.people.create(
-                        chat_id, Role.FAMILY, display_name, patient.zone, now
+                        chat_id, Role.FAMILY, display_name, patient.zone, now, quiet=self.quiet
                     )
                     self.people.set_locale(member.id, patient.locale)
                 else:
@@ -573,6 +661,8 @@ class Companion:
             ):
                 return ClaimResult.NOT_ALLOWED
             if self.rides.claim(session_id, family_person_id, now):
+                # The others' pending requests go, the driver's pick-up note comes.
+                self._replan(session.patient_id, now)
                 return ClaimResult.CLAIMED
             ride = self.rides.get(session_id)
             if ride is not None and ride.driver_id == family_person_id:
@@ -581,11 +671,118 @@ class Companion:
 
     def release_ride(self, family_person_id: int, session_id: int, now: datetime) -> bool:
         with self.db.transaction():
-            return self.rides.release(session_id, driver_id=family_person_id)
+            released = self.rides.release(session_id, driver_id=family_person_id)
+            session = self.session_store.get(session_id)
+            if released and session is not None:
+                self._replan(session.patient_id, now)
+            return released
 
     def driver_for(self, session_id: int) -> Person | None:
         ride = self.rides.get(session_id)
         return self.people.get(ride.driver_id) if ride else None
+
+    # -- rides that must not go away silently (issue 10) --------------------------------------
+
+    def promised_rides(
+        self, driver_id: int, now: datetime, *, patient_id: int | None = None
+    ) -> list[LostRide]:
+        """The rides this person promised for sessions still to come (of one patient if
+        given): what ``/leave``, ``/forget`` or a removal would take away, read before it does
+        so the patients can be told in the same step."""
+        driver = self.people.get(driver_id)
+        if driver is None:
+            return []
+        promised = []
+        for ride in self.rides.of_driver(driver_id):
+            session = self.session_store.get(ride.session_id)
+            if session is None or session_start(session) <= now:
+                continue
+            if patient_id is not None and session.patient_id != patient_id:
+                continue
+            if not any(s.id == session.id for s in self.session_store.active(session.patient_id)):
+                continue
+            patient = self.people.get(session.patient_id)
+            if patient is not None:
+                promised.append(LostRide(patient, session, driver.display_name))
+        return promised
+
+    def open_requests(self, session_id: int, now: datetime) -> list[tuple[Person, RideRequest]]:
+        """After a promised ride went away: the family members whose request for this session
+        (at its current time) was sent and then shown as covered, still linked, so they can be
+        asked again. Empty while someone drives, or for a session past, cancelled or gone."""
+        session = self.session_store.get(session_id)
+        if session is None or session_start(session) <= now or self.rides.get(session_id):
+            return []
+        if not any(s.id == session_id for s in self.session_store.active(session.patient_id)):
+            return []
+        prefix = session_key_part(session) + ":"
+        found = []
+        for request in self.rides.requests(session_id, RIDE_REQUEST):
+            person = self.people.get(request.recipient_id)
+            if (
+                person is not None
+                and request.key.startswith(prefix)
+                and self.links.active_link(session.patient_id, person.id)
+            ):
+                found.append((person, request))
+        return found
+
+    def leave_patient(self, family_person_id: int, link_id: int, now: datetime) -> Left:
+        """``/leave`` for one of the patients a family member helps (the link is theirs, else
+        ``NotAllowed``); their rides for that patient go in the same step, and are returned so
+        the patient hears of them at once."""
+        with self.db.transaction():
+            link = self.links.get(link_id)
+            if link is None or link.family_id != family_person_id:
+                raise NotAllowed("not_found")
+            lost = self.promised_rides(family_person_id, now, patient_id=link.patient_id)
+            self._unlink(link, LEFT)
+            self._replan(link.patient_id, now)
+            return Left(self._get(link.patient_id), tuple(lost))
+
+    def unlink_family(self, patient_id: int, link_id: int, now: datetime) -> Unlinked:
+        """``remove_family``, returning the rides the removed member had promised."""
+        with self.db.transaction():
+            link = self._own_link(patient_id, link_id)
+            lost = self.promised_rides(link.family_id, now, patient_id=patient_id)
+            family_id = self.remove_family(patient_id, link_id, now)
+            return Unlinked(family_id, tuple(lost))
+
+    def ride_question(
+        self, family_person_id: int, session_id: int, stamp: str, now: datetime
+    ) -> tuple[Person, Session] | None:
+        """The patient and session a "does the new time suit you?" button is about, if the
+        presser is still linked and the session is still upcoming at the time the question
+        named (``ride_stamp``); None for a stale or foreign button."""
+        session = self.session_store.get(session_id)
+        if session is None or session_start(session) <= now or ride_stamp(session) != stamp:
+            return None
+        if not any(s.id == session_id for s in self.session_store.active(session.patient_id)):
+            return None
+        if not self.links.active_link(session.patient_id, family_person_id):
+            return None
+        patient = self.people.get(session.patient_id)
+        return None if patient is None else (patient, session)
+
+    def confirm_ride(
+        self, family_person_id: int, session_id: int, stamp: str, now: datetime
+    ) -> RideOffer:
+        """Yes, the moved session's new time suits the driver: a claim like "I can drive",
+        valid only for the time the question named."""
+        with self.db.transaction():
+            found = self.ride_question(family_person_id, session_id, stamp, now)
+            if found is None:
+                return RideOffer(ClaimResult.NOT_ALLOWED, None, None)
+            patient, session = found
+            result = self.claim_ride(family_person_id, session_id, now)
+            covered: tuple[RideRequest, ...] = ()
+            if result is ClaimResult.CLAIMED:
+                covered = tuple(
+                    request
+                    for request in self.rides.requests(session_id, RIDE_REQUEST)
+                    if request.recipient_id != family_person_id
+                )
+            return RideOffer(result, patient, session, covered)
 
     # -- what people do with invites and buttons -------------------------------------------------
 
@@ -707,7 +904,14 @@ class Companion:
         result = self.claim_ride(person_id, delivery.session_id, now)
         patient = self.people.get(delivery.patient_id)
         session = self.session(delivery.patient_id, delivery.session_id)
-        return RideOffer(result, patient, session)
+        covered: tuple[RideRequest, ...] = ()
+        if result is ClaimResult.CLAIMED:
+            covered = tuple(
+                request
+                for request in self.rides.requests(delivery.session_id, RIDE_REQUEST)
+                if request.recipient_id != person_id
+            )
+        return RideOffer(result, patient, session, covered)
 
     def _already_asked(self, token: str, chat_id: int) -> bool:
         """Join pressed again for an invite this chat already redeemed (a replay): the invite is
@@ -954,6 +1158,9 @@ class Companion:
         family = tuple(link.person.id for link in self.links.for_planning(patient_id))
         return SessionChange(session, family, ride.driver_id if ride else None)
 
+    def _upcoming(self, patient_id: int, now: datetime) -> int:
+        return sum(1 for s in self.session_store.active(patient_id) if session_start(s) > now)
+
     def _unlink(self, link: LinkView, reason: str) -> None:
         self.links.remove(link.id)
         self.deliveries.cancel_pending(
@@ -989,10 +1196,18 @@ class Companion:
             self.timeline,
             now,
             series=self.session_store.series.of_patient(patient_id),
+            drivers=self.rides.drivers(patient_id),
         )
         if patient.stopped or state.gone:
             planned = [p for p in planned if p.recipient_id != patient_id]
         self.deliveries.replace_plan(patient_id, planned)
+
+
+def ride_stamp(session: Session) -> str:
+    """The session's local start as ``YYYYMMDDHHMM`` (+ ``f`` for a fall-back hour's second
+    occurrence): a question about a moved session's time holds only while it still has it."""
+    local = session.local_start
+    return f"{local:%Y%m%d%H%M}" + ("f" if local.fold else "")
 
 
 def _check_zone(zone: str) -> None:

@@ -53,6 +53,8 @@ SESSION_MOVED = "session_moved"  # claimed for the session's old time; the new p
 QUIET_HOURS = "quiet_hours"  # held until the recipient's quiet hours end, or skipped if too late
 RENDER_ERROR = "render_error"
 RETRIES_EXHAUSTED = "retries_exhausted"
+# Planned before the clinic switched the message off in its catalog overlay (``enabled = false``).
+SWITCHED_OFF = "switched_off"
 
 FIRST_BACKOFF = timedelta(seconds=30)
 MAX_BACKOFF = timedelta(minutes=30)
@@ -86,13 +88,16 @@ class Dispatcher:
         catalog: Renderer,
         sender: Sender,
         *,
-        crisis_line: str,
+        crisis_line: str | Callable[[str | None, str], str],
+        clinic_contact: str | None = None,
         max_attempts: int = 6,
         rng: random.Random | None = None,
         now_fn: Callable[[], datetime] | None = None,
     ) -> None:
-        """``now_fn`` tells the time an outcome arrived (the bot passes its clock's ``now``);
-        without it the run's ``now`` stands in, so tests need no clock."""
+        """``crisis_line`` is one line for everyone, or the line for a reader's (locale, zone):
+        the operator's lines by language and by country. ``now_fn`` tells the time an outcome
+        arrived (the bot passes its clock's ``now``); without it the run's ``now`` stands in, so
+        tests need no clock."""
         if max_attempts < 1:
             raise ValueError("max_attempts must be at least 1")
         self.deliveries = Deliveries(db)
@@ -105,7 +110,10 @@ class Dispatcher:
             else {}
         )
         self.sender = sender
-        self.crisis_line = crisis_line
+        self.crisis_line_for: Callable[[str | None, str], str] = (
+            crisis_line if callable(crisis_line) else lambda _locale, _zone: crisis_line
+        )
+        self.clinic_contact = clinic_contact
         self.max_attempts = max_attempts
         self.rng = rng if rng is not None else random.Random()
         self.now_fn = now_fn
@@ -183,6 +191,8 @@ class Dispatcher:
             return self._skip(row, reason) if status == "skipped" else self._cancel(row, reason)
         if _moved(row, ctx):
             return self._skip(row, SESSION_MOVED)
+        if self.audiences and row.message_id not in self.audiences:
+            return self._skip(row, SWITCHED_OFF)
         if not row.urgent:
             held_until = self._quiet_until(ctx, current)
             if held_until is not None:
@@ -423,11 +433,14 @@ class Dispatcher:
             locale=ctx.locale,
             wording=ctx.wording,
             patient_name=ctx.patient_name,
-            crisis_line=self.crisis_line,
+            crisis_line=self.crisis_line_for(ctx.locale, ctx.zone),
             session=ctx.session,
             series=ctx.series,
             planned=ctx.series_planned,
             driver_name=ctx.driver_name,
+            clinic_contact=self.clinic_contact,
+            # A helper of two people reads whose message this is (issue 10).
+            whose=ctx.patient_name if family and ctx.helping > 1 else None,
         )
         rendered = render_delivery(self.catalog, facts)
         return OutgoingMessage(

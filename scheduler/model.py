@@ -51,6 +51,10 @@ class QuietHours:
     end: time = time(8, 0)
 
 
+# What a new person starts with unless the operator says otherwise (the people table's default).
+DEFAULT_QUIET_HOURS = QuietHours()
+
+
 @dataclass(frozen=True)
 class Person:
     id: int

@@ -22,6 +22,9 @@ from scheduler.localtime import zone_info
 from scheduler.model import Role, Series, Session
 from scheduler.timeline import NumberedSession, number_sessions
 
+RIDE_BUTTON = "ride"
+WHOSE_REPLY = "family_whose"  # the heading that says whose message a family text is
+
 
 class Renderer(Protocol):
     """What rendering needs of ``messages.Catalog``."""
@@ -35,6 +38,8 @@ class Renderer(Protocol):
         *,
         with_driver: bool = False,
     ) -> Rendered: ...
+
+    def render_reply(self, locale: str | None, reply_id: str, /, **values: object) -> str: ...
 
 
 @dataclass(frozen=True)
@@ -56,6 +61,11 @@ class DeliveryFacts:
     series: Sequence[Session] = ()
     planned: int | None = None
     driver_name: str | None = None  # the family member who claimed the ride home, if any
+    clinic_contact: str | None = None  # the clinic's own line; None: its line is left out
+    # The patient's name as the reader was shown it when they chose to join, for a family reader
+    # who helps more than one person (``family_whose`` heads the text); None for everyone else,
+    # so a family member of one patient still reads "the person who invited you".
+    whose: str | None = None
 
 
 def numbered_session(facts: DeliveryFacts) -> NumberedSession | None:
@@ -77,13 +87,16 @@ def numbered_session(facts: DeliveryFacts) -> NumberedSession | None:
 def delivery_values(facts: DeliveryFacts) -> dict[str, object]:
     """The placeholder values for one delivery: the only place they are made.
 
-    ``patient_name`` goes only to the patient (the catalog refuses it in family texts anyway);
+    ``patient_name`` and ``clinic_contact`` go only to the patient (the catalog refuses them in
+    family texts anyway);
     ``driver_name`` only when a ride is claimed. Session values are absent when the delivery has
     no session, or its session is no longer among the active ones.
     """
     values: dict[str, object] = {"crisis_line": facts.crisis_line}
     if facts.role is Role.PATIENT:
         values["patient_name"] = facts.patient_name
+        if facts.clinic_contact:
+            values["clinic_contact"] = facts.clinic_contact
     if facts.driver_name is not None:
         values["driver_name"] = facts.driver_name
     slot = numbered_session(facts)
@@ -103,10 +116,19 @@ def delivery_values(facts: DeliveryFacts) -> dict[str, object]:
 def render_delivery(renderer: Renderer, facts: DeliveryFacts) -> Rendered:
     """The message as its reader gets it; ``KeyError``/``ValueError`` when the text needs a
     value this delivery cannot give."""
-    return renderer.render_entry(
+    rendered = renderer.render_entry(
         facts.locale,
         facts.message_id,
         facts.wording,
         delivery_values(facts),
         with_driver=facts.driver_name is not None,
     )
+    buttons = rendered.buttons
+    if facts.driver_name is not None:
+        # Someone drives already: an "I can drive" button would only ever be refused.
+        buttons = tuple(button for button in buttons if button[0] != RIDE_BUTTON)
+    text = rendered.text
+    if facts.whose is not None and facts.role is Role.FAMILY:
+        heading = renderer.render_reply(facts.locale, WHOSE_REPLY, name=facts.whose)
+        text = f"{heading}\n{text}"
+    return Rendered(text=text, buttons=buttons)

@@ -13,7 +13,7 @@ one at a time is not told the series is over after the first one.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import NamedTuple
@@ -128,8 +128,14 @@ def plan_deliveries(
     now: datetime,
     *,
     series: Sequence[Series] = (),
+    drivers: Mapping[int, int] | None = None,
 ) -> list[PlannedDelivery]:
     """Every delivery the timeline asks for, for the patient's active sessions and family.
+
+    ``drivers`` maps a session id to the family member who claimed its ride home: entries with
+    ``ride = "claimed"`` go only where there is one (a family entry to the driver alone), entries
+    with ``ride = "unclaimed"`` only where there is none (a patient entry only when the patient
+    has family who could be asked).
 
     ``sessions`` are the patient's active sessions in any order; ``series`` the patient's series
     (their planned lengths; see ``number_sessions`` for sessions of a series not listed).
@@ -153,8 +159,9 @@ def plan_deliveries(
         for item in numbered
     ]
     planned: dict[str, tuple[tuple[datetime, int, int, str], PlannedDelivery]] = {}
+    rides = drivers or {}
     for entry in timeline:
-        for target in _targets(entry, patient, numbered, slots, family):
+        for target in _targets(entry, patient, numbered, slots, family, rides):
             if target.key in planned:
                 continue
             delivery = _plan_one(entry, patient, target, now)
@@ -169,6 +176,7 @@ def _targets(
     numbered: Sequence[NumberedSession],
     slots: Sequence[_Slot],
     family: Sequence[FamilyLink],
+    drivers: Mapping[int, int],
 ) -> Iterator[_Target]:
     """``slots`` are ``numbered`` with what each entry asks of them again, in the same order."""
     pid = patient.id
@@ -210,8 +218,26 @@ def _targets(
             continue  # as _applies
         anchor = slot.start if at_start else slot.end
         session_id = slot.session.id
-        for person in patients if to_patient else relatives:  # as _recipients
+        readers = patients if to_patient else relatives  # as _recipients
+        if entry.ride is not None:
+            readers = _ride_readers(entry.ride, readers, relatives, drivers.get(session_id))
+        for person in readers:
             yield _Target(person, anchor, session_id, f"{part}:{entry.id}:p{person.id}")
+
+
+def _ride_readers(
+    ride: str,
+    readers: tuple[Person, ...],
+    relatives: tuple[Person, ...],
+    driver_id: int | None,
+) -> tuple[Person, ...]:
+    """Who of ``readers`` gets an entry that depends on the session's ride home (``ride``)."""
+    if ride == "unclaimed":
+        return readers if driver_id is None and relatives else ()
+    if driver_id is None:
+        return ()
+    # "claimed": the patient entry stands; a family entry goes to the driver alone.
+    return tuple(person for person in readers if person.id == driver_id or person not in relatives)
 
 
 def _applies(entry: TimelineEntry, slot: NumberedSession) -> bool:

@@ -33,6 +33,7 @@ from bot.app import ALLOWED_UPDATES, build_application, dispatch_now
 from bot.clock import ManualClock
 from bot.context import BotContext, CompanionApp, Services, services_of
 from bot.offline.fake_api import JSON, Call, FakeBotApi
+from bot.settings import Settings
 from messages import Catalog, load_catalog
 from scheduler.dispatch import DispatchReport
 
@@ -169,16 +170,24 @@ class BotHarness:
 
 
 async def start_harness(
-    api: FakeBotApi, tmp_path: Path, clock: ManualClock, *, polling: bool = False
+    api: FakeBotApi,
+    tmp_path: Path,
+    clock: ManualClock,
+    *,
+    polling: bool = False,
+    catalog: Catalog | None = None,
+    settings: Settings | None = None,
 ) -> BotHarness:
-    """Build, initialize and start the bot as ``run_polling`` would (minus signals)."""
+    """Build, initialize and start the bot as ``run_polling`` would (minus signals); with an
+    operator's ``catalog`` and ``settings`` (``bot.config.load_config``) if given."""
     db_path = tmp_path / "companion.db"
     app = build_application(
         token=api.token,
         db_path=db_path,
         base_url=api.base_url,
         clock=clock,
-        catalog=shared_catalog(),
+        catalog=catalog if catalog is not None else shared_catalog(),
+        settings=settings,
         # Replies go through the dispatcher like timed messages; the sender's real one-second
         # spacing per chat is tested on the sender itself, not waited out in every bot test.
         min_chat_interval=0.0,

@@ -99,6 +99,10 @@ class FakeRenderer:
         text = f"{message_id}|{wording}|{locale}|{names}|driver={with_driver}"
         return Rendered(text=text, buttons=(("got_it", "Got it"),))
 
+    def render_reply(self, locale: str | None, reply_id: str, /, **values: object) -> str:
+        """A reply (the family heading naming whose message it is) as ``reply_id|values``."""
+        return f"{reply_id}|{','.join(f'{k}={v}' for k, v in sorted(values.items()))}"
+
 
 # -- minimal rows, written with plain SQL so tests need no other repository --------------------
 

@@ -111,10 +111,12 @@ def test_driver_variants_exist_exactly_where_the_ride_matters() -> None:
 
 
 def test_timeline_keeps_its_audiences_and_anchors() -> None:
-    """Family entries are the four family_* ones; the welcome counts from joining."""
+    """Family entries are the four family_* ones and the driver's pick-up note; the welcome
+    counts from joining."""
     timeline = load_timeline()
     family = [item.id for item in timeline if item.audience is Audience.FAMILY]
-    assert family == ["family_welcome", "family_ride", "family_today", "family_next_day"]
+    assert family[:4] == ["family_welcome", "family_ride", "family_today", "family_next_day"]
+    assert "ride_pickup" in family
     by_id = {item.id: item for item in timeline}
     assert by_id["family_welcome"].anchor is Anchor.JOINED
     assert by_id["family_ride"].buttons == ("ride", "got_it")
@@ -510,7 +512,7 @@ def test_check_command_reports_ok_and_problems(
 ) -> None:
     """``python -m messages`` prints a summary, or every problem with exit status 1."""
     assert check_main([]) == 0
-    assert "catalog ok: 16 timeline entries; locales: en" in capsys.readouterr().out
+    assert "catalog ok: 18 timeline entries; locales: en" in capsys.readouterr().out
     write(override / "locales" / "en.toml", '[messages.last_steps]\nplain = "<b>x"\n')
     assert check_main([str(override)]) == 1
     assert "[messages.last_steps] plain: unclosed <b>" in capsys.readouterr().err

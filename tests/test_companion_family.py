@@ -250,7 +250,9 @@ def test_cancel_releases_the_ride_and_names_who_to_tell(companion: Companion, an
     companion.claim_ride(cy.id, session.id, NOW)
     moved = companion.move_session(ana.id, session.id, wall("2026-03-10 11:00"), NOW)
     assert set(moved.family_ids) == {ben.id, cy.id} and moved.driver_id == cy.id
-    assert companion.driver_for(session.id) == cy  # a move keeps the ride
+    # A move does not carry the ride over unasked: the driver is asked about the new time.
+    assert companion.driver_for(session.id) is None
+    companion.claim_ride(cy.id, session.id, NOW)  # Cy said yes to the new time
     cancelled = companion.cancel_session(ana.id, session.id, NOW)
     assert cancelled.driver_id == cy.id
     assert companion.driver_for(session.id) is None

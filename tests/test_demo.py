@@ -168,3 +168,21 @@ def test_python_m_bot_demo_runs_without_a_token_in_time() -> None:
     assert done.returncode == 0, done.stderr[-2000:]
     assert time.monotonic() - started < 60
     assert "Sam will drive you" in done.stdout
+
+
+def test_a_claimed_ride_shows_as_covered_to_the_second_family_member(
+    run: tuple[int, str, str],
+) -> None:
+    """Issue 10: Sam's claim turns Priya's request into "covered"; the driver gets a pick-up
+    note; a ride nobody offered is said plainly to Maya the evening before."""
+    _, out, _ = run
+    entries = blocks(out)
+    to_priya = texts(entries, "bot -> Priya")
+    assert any(t.startswith("(the message changes to:) The ride home is covered") for t in to_priya)
+    assert any("Time to set off for the pick-up." in t for t in texts(entries, "bot -> Sam"))
+    assert any(
+        "Nobody has offered to drive you home yet" in t for t in texts(entries, "bot -> Maya")
+    )
+    for text in to_priya:
+        assert "Maya" not in text or "invited you" in text
+        assert not [word for word in FAMILY_NEVER if word in text.lower()], text

@@ -90,7 +90,7 @@ def test_the_spanish_transcript_reads_as_spanish(transcript: tuple[int, str, str
 
 def test_the_english_demo_keeps_its_cast() -> None:
     """Without --lang the story is Maya and Sam's, in English, as before."""
-    assert demo.NAMES == {demo.MAYA_ID: "Maya", demo.SAM_ID: "Sam"}
+    assert demo.NAMES == {demo.MAYA_ID: "Maya", demo.SAM_ID: "Sam", demo.PRIYA_ID: "Priya"}
     assert demo.FIRST_SESSION == "tomorrow 10:00"
     assert all(user["language_code"] == "en" for user in demo.USERS.values())
 

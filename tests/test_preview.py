@@ -92,6 +92,7 @@ def test_family_messages_only_with_family_and_in_their_zone(
         "family_ride",
         "family_today",
         "family_next_day",
+        "ride_pickup",
     }
     rides = [item["local_time"] for item in family if item["message_id"] == "family_ride"]
     assert rides == ["2026-11-30T18:00:00-05:00", "2026-12-02T18:00:00-05:00"]
@@ -257,16 +258,17 @@ def test_demo_subcommand_runs_the_demo(
     """``demo`` calls ``bot.offline.demo.main`` (a stand-in module: only the wiring)."""
     calls: list[str] = []
 
-    def demo_main(lang: str = "en") -> int:
-        calls.append(f"demo {lang}")
+    def demo_main(config_path: str | None = None, lang: str = "en") -> int:
+        calls.append(f"{config_path} {lang}")
         return 0
 
     stand_in = types.ModuleType("bot.offline.demo")
     stand_in.main = demo_main  # type: ignore[attr-defined]
     monkeypatch.setitem(sys.modules, "bot.offline.demo", stand_in)
     assert main(["demo"]) == 0
+    assert main(["demo", "--config", "clinic.toml"]) == 0
     assert main(["demo", "--lang", "es"]) == 0
-    assert calls == ["demo en", "demo es"]
+    assert calls == ["None en", "clinic.toml en", "None es"]
 
 
 def test_a_booster_is_its_own_series_and_planned_holds_back_the_end(

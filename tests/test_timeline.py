@@ -107,6 +107,7 @@ IV_SERIES_WITH_FAMILY = """
     Mon 2026-11-16 09:00 +01:00  family   -   family_welcome
     Sat 2026-11-28 10:00 +01:00  patient  s1  provider_first
     Sun 2026-11-29 18:00 +01:00  family   s1  family_ride
+    Sun 2026-11-29 19:30 +01:00  patient  s1  ride_unclaimed
     Sun 2026-11-29 20:00 +01:00  patient  s1  rest_up
     Mon 2026-11-30 08:00 +01:00  patient  s1  calm_start
     Mon 2026-11-30 09:30 +01:00  patient  s1  last_steps
@@ -116,6 +117,7 @@ IV_SERIES_WITH_FAMILY = """
     Tue 2026-12-01 09:00 +01:00  patient  s1  function_first
     Tue 2026-12-01 10:00 +01:00  family   s1  family_next_day
     Tue 2026-12-01 18:00 +01:00  family   s2  family_ride
+    Tue 2026-12-01 19:30 +01:00  patient  s2  ride_unclaimed
     Tue 2026-12-01 20:00 +01:00  patient  s2  rest_up
     Wed 2026-12-02 08:00 +01:00  patient  s2  calm_start
     Wed 2026-12-02 09:30 +01:00  patient  s2  last_steps
@@ -126,6 +128,7 @@ IV_SERIES_WITH_FAMILY = """
     Thu 2026-12-03 10:00 +01:00  family   s2  family_next_day
     Thu 2026-12-03 17:00 +01:00  patient  s2  if_worse
     Thu 2026-12-03 18:00 +01:00  family   s3  family_ride
+    Thu 2026-12-03 19:30 +01:00  patient  s3  ride_unclaimed
     Thu 2026-12-03 20:00 +01:00  patient  s3  rest_up
     Fri 2026-12-04 08:00 +01:00  patient  s3  calm_start
     Fri 2026-12-04 09:30 +01:00  patient  s3  last_steps
@@ -135,6 +138,7 @@ IV_SERIES_WITH_FAMILY = """
     Sat 2026-12-05 09:00 +01:00  patient  s3  function_first
     Sat 2026-12-05 10:00 +01:00  family   s3  family_next_day
     Sun 2026-12-06 18:00 +01:00  family   s4  family_ride
+    Sun 2026-12-06 19:30 +01:00  patient  s4  ride_unclaimed
     Sun 2026-12-06 20:00 +01:00  patient  s4  rest_up
     Mon 2026-12-07 08:00 +01:00  patient  s4  calm_start
     Mon 2026-12-07 09:30 +01:00  patient  s4  last_steps
@@ -144,6 +148,7 @@ IV_SERIES_WITH_FAMILY = """
     Tue 2026-12-08 09:00 +01:00  patient  s4  function_first
     Tue 2026-12-08 10:00 +01:00  family   s4  family_next_day
     Tue 2026-12-08 18:00 +01:00  family   s5  family_ride
+    Tue 2026-12-08 19:30 +01:00  patient  s5  ride_unclaimed
     Tue 2026-12-08 20:00 +01:00  patient  s5  rest_up
     Wed 2026-12-09 08:00 +01:00  patient  s5  calm_start
     Wed 2026-12-09 09:30 +01:00  patient  s5  last_steps
@@ -153,6 +158,7 @@ IV_SERIES_WITH_FAMILY = """
     Thu 2026-12-10 09:00 +01:00  patient  s5  function_first
     Thu 2026-12-10 10:00 +01:00  family   s5  family_next_day
     Thu 2026-12-10 18:00 +01:00  family   s6  family_ride
+    Thu 2026-12-10 19:30 +01:00  patient  s6  ride_unclaimed
     Thu 2026-12-10 20:00 +01:00  patient  s6  rest_up
     Fri 2026-12-11 08:00 +01:00  patient  s6  calm_start
     Fri 2026-12-11 09:30 +01:00  patient  s6  last_steps
@@ -235,6 +241,7 @@ def test_nasal_series_tue_fri_uses_the_nasal_wording_and_a_two_hour_observation(
 BERLIN_PATIENT_NEW_YORK_FAMILY = """
     Mon 2026-11-16 08:00 -05:00  family   -   family_welcome
     Sat 2026-11-28 10:00 +01:00  patient  s1  provider_first
+    Sun 2026-11-29 19:30 +01:00  patient  s1  ride_unclaimed
     Sun 2026-11-29 20:00 +01:00  patient  s1  rest_up
     Sun 2026-11-29 18:00 -05:00  family   s1  family_ride
     Mon 2026-11-30 08:00 +01:00  patient  s1  calm_start
@@ -244,6 +251,7 @@ BERLIN_PATIENT_NEW_YORK_FAMILY = """
     Mon 2026-11-30 08:00 -05:00  family   s1  family_today
     Tue 2026-12-01 09:00 +01:00  patient  s1  function_first
     Tue 2026-12-01 10:00 -05:00  family   s1  family_next_day
+    Tue 2026-12-01 19:30 +01:00  patient  s2  ride_unclaimed
     Tue 2026-12-01 20:00 +01:00  patient  s2  rest_up
     Tue 2026-12-01 18:00 -05:00  family   s2  family_ride
     Wed 2026-12-02 08:00 +01:00  patient  s2  calm_start
@@ -302,6 +310,7 @@ def test_catch_up_sends_what_is_still_relevant_now_and_skips_the_rest() -> None:
     assert rows(deliveries, [patient(), sister]) == table("""
         Sat 2026-11-28 10:00 +01:00  patient  s1  provider_first   SKIPPED expired
         Sun 2026-11-29 18:00 +01:00  family   s1  family_ride      SKIPPED expired
+        Sun 2026-11-29 19:30 +01:00  patient  s1  ride_unclaimed   SKIPPED expired
         Sun 2026-11-29 20:00 +01:00  patient  s1  rest_up          SKIPPED expired
         Mon 2026-11-30 09:00 +01:00  patient  s1  calm_start
         Mon 2026-11-30 09:00 +01:00  family   -   family_welcome

@@ -4,7 +4,9 @@ A family member gets messages only through a link the patient made AND the patie
 Every invalid invite (unknown, expired, used, revoked, the patient's own) gets one identical
 reply, so a token reveals nothing. What family members read never names the drug, the condition
 or the clinic, and shows the patient's chosen name only on the screen where they decide to join;
-everything sent to them is protected (no forwarding or saving).
+everything sent to them is protected (no forwarding or saving). A family member who helps
+several people sees whose note is whose, and chooses whom ``/leave`` is for (``bot.ui.rides``);
+the patient left is told, with any ride home that left with them.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from bot.ui.keyboards import (
     JOIN,
     JOIN_NO,
     LEAVE_NO,
+    LEAVE_ONE,
     LEAVE_YES,
     REMOVE,
     REMOVE_NO,
@@ -26,9 +29,10 @@ from bot.ui.keyboards import (
     match_id,
     stacked,
 )
+from bot.ui.rides import reachable, tell_lost, whose_heading
 from bot.ui.turn import Keyboard, Turn
 from bot.ui.words import clean_name
-from scheduler.companion import JoinOutcome
+from scheduler.companion import MAX_PENDING_INVITES, JoinOutcome, NotAllowed
 from scheduler.model import Person, Role
 from scheduler.store.family import ACTIVE, PENDING, LinkView
 
@@ -38,7 +42,13 @@ def invite(turn: Turn) -> None:
     if patient is None:
         turn.reply("family_not_patient")
         return
-    issued = turn.companion.issue_invite(patient.id, turn.now)
+    try:
+        issued = turn.companion.issue_invite(patient.id, turn.now)
+    except NotAllowed as exc:
+        if exc.code != "invite_cap":
+            raise
+        turn.reply("family_invite_cap", count=MAX_PENDING_INVITES)
+        return
     username = turn.context.bot.username
     # The patient's own copy: forwarding and copying the link is the point.
     turn.reply(
@@ -139,7 +149,8 @@ def approve_button(turn: Turn) -> None:
     patient, link = found
     approved = turn.companion.approve_link(patient.id, link.id, turn.now)
     turn.settle("family_approved", name=link.name)
-    turn.tell(approved.person, "family_welcome_in")
+    member = approved.person
+    turn.tell(member, "family_welcome_in", heading=whose_heading(turn, member, patient))
 
 
 def decline_button(turn: Turn) -> None:
@@ -160,8 +171,7 @@ def family(turn: Turn) -> None:
         return
     companion = turn.companion
     if person.role is not Role.PATIENT:
-        key = "family_list_helping" if companion.linked_patients(person.id) else "family_leave_none"
-        turn.reply(key)
+        _helping(turn, person)
         return
     links = companion.family(person.id)
     invites = companion.pending_invites(person.id, turn.now)
@@ -187,6 +197,20 @@ def family(turn: Turn) -> None:
         cancel = turn.label("family_revoke_n")
         rows += [[(f"{cancel} {n}", f"fi_rv:{inv.id}")] for n, inv in enumerate(invites, 1)]
     turn.reply_text("\n".join(lines), keyboard=rows)
+
+
+def _helping(turn: Turn, person: Person) -> None:
+    """``/family`` for a family member: one person helped stays "the person who invited you";
+    several are listed by the names their patients chose, so they can tell them apart."""
+    helped = [link for link in turn.companion.linked_patients(person.id) if link.status == ACTIVE]
+    if len(helped) < 2:
+        waiting = turn.companion.linked_patients(person.id)
+        turn.reply("family_list_helping" if helped or waiting else "family_leave_none")
+        return
+    lines = [turn.render("family_list_helping_head")]
+    lines += [turn.render("family_list_helping_line", name=link.name) for link in helped]
+    lines.append(turn.render("family_list_helping_tail"))
+    turn.reply_text("\n".join(lines))
 
 
 def _own_link(turn: Turn, link_id: int | None) -> LinkView | None:
@@ -218,14 +242,19 @@ def remove_yes_button(turn: Turn) -> None:
     if link is None or patient is None:
         turn.stale()
         return
+    before = turn.companion.person(link.family_id)
+    # Read while they still help this patient: "about whom" for someone who helps several.
+    heading = whose_heading(turn, before, patient) if before is not None else None
     # One transaction: the link, their queued messages about this patient, their rides.
-    family_id = turn.companion.remove_family(patient.id, link.id, turn.now)
+    unlinked = turn.companion.unlink_family(patient.id, link.id, turn.now)
+    family_id = unlinked.family_id
     turn.settle("family_removed", name=link.name)
+    tell_lost(turn, unlinked.lost, "ride_lost_removed")
     member = turn.companion.person(family_id)
     if member is not None:
         # Someone still waiting for approval hears the same as after a decline.
         notice = "family_removed_notice" if link.status == ACTIVE else "family_join_declined"
-        turn.tell(member, notice)
+        turn.tell(member, notice, heading=heading)
 
 
 def remove_no_button(turn: Turn) -> None:
@@ -236,25 +265,62 @@ def remove_no_button(turn: Turn) -> None:
 
 
 def leave(turn: Turn) -> None:
+    """One person helped: Yes / No. Several: whom, by name, or all of them."""
     person = turn.person
-    if person is None or not turn.companion.linked_patients(person.id):
+    links = turn.companion.linked_patients(person.id) if person is not None else []
+    if not links:
         turn.reply("family_leave_none")
         return
-    turn.reply(
-        "family_leave_ask",
-        keyboard=confirm_keyboard(
-            turn, ("family_leave_yes", LEAVE_YES), ("family_leave_no", LEAVE_NO)
-        ),
-    )
+    if len(links) == 1:
+        turn.reply(
+            "family_leave_ask",
+            keyboard=confirm_keyboard(
+                turn, ("family_leave_yes", LEAVE_YES), ("family_leave_no", LEAVE_NO)
+            ),
+        )
+        return
+    rows = [[(link.name, f"fl:{link.id}")] for link in links]
+    rows.append([(turn.label("family_leave_all"), LEAVE_YES)])
+    rows.append([(turn.label("family_leave_no"), LEAVE_NO)])
+    turn.reply("family_leave_which", keyboard=rows)
 
 
 def leave_yes_button(turn: Turn) -> None:
+    """Leave everyone they help; each patient is told, with any ride that went."""
     person = turn.person
-    if person is None or not turn.companion.linked_patients(person.id):
+    links = turn.companion.linked_patients(person.id) if person is not None else []
+    if person is None or not links:
         turn.stale()
         return
-    turn.companion.leave(person.id, turn.now)
-    turn.settle("family_left")
+    passed_on = False
+    for link in links:
+        passed_on |= _leave_one(turn, person, link)
+    left = turn.render("family_left")
+    turn.settle_text(f"{left}\n{turn.render('ride_left_told')}" if passed_on else left)
+
+
+def leave_one_button(turn: Turn) -> None:
+    """Leave one of the people they help (the link is theirs, else the button is stale)."""
+    person = turn.person
+    link_id = match_id(LEAVE_ONE, turn.data)
+    links = turn.companion.linked_patients(person.id) if person is not None else []
+    link = next((item for item in links if item.id == link_id), None)
+    if person is None or link is None:
+        turn.stale()
+        return
+    passed_on = _leave_one(turn, person, link)
+    left = turn.render("family_left_one", name=link.name)
+    turn.settle_text(f"{left}\n{turn.render('ride_left_told')}" if passed_on else left)
+
+
+def _leave_one(turn: Turn, person: Person, link: LinkView) -> bool:
+    """Unlink from one patient and tell them (who left, and any ride that went, in the same
+    step); True when a lost ride was passed on to them."""
+    left = turn.companion.leave_patient(person.id, link.id, turn.now)
+    patient = left.patient
+    if link.status == ACTIVE and reachable(turn, patient):
+        turn.tell(patient, "family_member_left", name=person.display_name, own=True)
+    return tell_lost(turn, left.lost)
 
 
 def leave_no_button(turn: Turn) -> None:

@@ -15,6 +15,7 @@ from telegram.error import TelegramError
 
 from bot.calendar import CalendarEvent, build_calendar, session_uid
 from bot.ui.keyboards import FORGET_NO, FORGET_YES, stacked
+from bot.ui.rides import tell_lost
 from bot.ui.turn import Turn
 from messages import Catalog, Wording
 from scheduler.companion import Companion
@@ -115,7 +116,10 @@ def forget_yes_button(turn: Turn) -> None:
         turn.stale()
         return
     locale = turn.locale  # read before the row that holds it is gone
+    # Rides they promised go with their data: each patient hears it in this same step.
+    lost = turn.companion.promised_rides(person.id, turn.now)
     turn.companion.forget(person.id, turn.now)
+    tell_lost(turn, lost)
     turn.refresh()
     turn.language = locale
     turn.settle("privacy_forgotten")

@@ -2,7 +2,8 @@
 
 A change and the family's one neutral line about it (the new date in their own zone, never what
 it is for) commit together: nobody is told of a move that did not happen, and a move is never
-made without them being told.
+made without them being told. A claimed ride does not silently follow a move: the driver is
+asked about the new time (``bot.ui.rides.ask_driver_again``) instead of getting the neutral line.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from bot.ui.keyboards import (
     sessions_keyboard,
     zone_keyboard,
 )
+from bot.ui.rides import ask_driver_again, whose_heading
 from bot.ui.turn import Turn
 from bot.ui.words import (
     overlap_note,
@@ -179,6 +181,7 @@ def move_answer(turn: Turn) -> None:
     overlap = overlap_note(turn, change.session)
     turn.reply_text(f"{text}\n{overlap}" if overlap else text, keyboard=keyboard)
     _tell_family(turn, change, "sessions_family_moved")
+    ask_driver_again(turn, person, change.session, change.driver_id)
 
 
 def cancel_button(turn: Turn) -> None:
@@ -237,14 +240,24 @@ def second_time_button(turn: Turn) -> None:
         local_time=start.astimezone(zone_info("UTC")),
     )
     _tell_family(turn, change, "sessions_family_moved")
+    ask_driver_again(turn, person, change.session, change.driver_id)
 
 
 def _tell_family(turn: Turn, change: SessionChange, key: str) -> None:
-    """One neutral line to each family member who gets messages, in their zone and language."""
+    """One neutral line to each family member who gets messages, in their zone and language.
+    After a move the driver is asked about the new time instead (``ask_driver_again``)."""
+    patient = turn.patient
     for person_id in change.family_ids:
+        if key == "sessions_family_moved" and person_id == change.driver_id:
+            continue
         member = turn.companion.person(person_id)
         if member is not None:
-            turn.tell(member, key, values=reader_values(change.session, member))
+            turn.tell(
+                member,
+                key,
+                values=reader_values(change.session, member),
+                heading=whose_heading(turn, member, patient) if patient is not None else None,
+            )
 
 
 # -- /timezone ------------------------------------------------------------------------------------

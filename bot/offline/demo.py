@@ -9,6 +9,9 @@ simulated people talk to it through realistic ``Update`` JSON, exactly as Telegr
   invites her partner with ``/invite``;
 * **Sam** opens the invite link (the token is read from the message the bot sent Maya), joins,
   is approved by Maya, and later offers a ride home from the day-before message.
+* **Priya**, Maya's sister, joins the same way. When Sam claims the first ride, her request for
+  it turns into "covered"; she drives for the second session, and nobody offers for the third,
+  so Maya hears that plainly the evening before.
 
 Then the clock jumps from one due delivery to the next (``dispatch_now``, the dispatcher's own
 path), and the two react to some messages: Maya taps "Got it" on one reminder and "Remind me in
@@ -24,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import io
 import re
 import shutil
@@ -42,23 +46,27 @@ from telegram import Update
 
 from bot.app import build_application, dispatch_now
 from bot.clock import ManualClock
-from bot.context import BotContext, CompanionApp, Services, Settings, services_of
+from bot.config import Config, ConfigError, load_config
+from bot.context import BotContext, CompanionApp, Services, services_of
 from bot.offline.demo_words import ENGLISH, LANGUAGES, DemoWords
 from bot.offline.fake_api import JSON, Call, FakeBotApi
-from scheduler.model import DeliveryStatus
+from bot.settings import Settings
+from scheduler.model import DEFAULT_CRISIS_LINE, DeliveryStatus
 
 ZONE = "Europe/London"
 START = datetime(2026, 11, 30, 9, 0, tzinfo=ZoneInfo(ZONE))  # a Monday morning
 START_UTC = START.astimezone(UTC)
 MAYA_ID = 1001  # private chat ids equal the user's id, as in Telegram
 SAM_ID = 2002
+PRIYA_ID = 2003  # issue 10: a second family member, to show a claimed ride as covered
 
 
 def cast(words: DemoWords) -> dict[int, JSON]:
-    """The two people as Telegram describes them, speaking ``words.code``."""
+    """The three people as Telegram describes them, speaking ``words.code``."""
+    people = ((MAYA_ID, words.patient), (SAM_ID, words.family), (PRIYA_ID, words.second_family))
     return {
         chat_id: {"id": chat_id, "is_bot": False, "first_name": name, "language_code": words.code}
-        for chat_id, name in ((MAYA_ID, words.patient), (SAM_ID, words.family))
+        for chat_id, name in people
     }
 
 
@@ -323,6 +331,14 @@ class Demo:
         data = [d for _, d in call.buttons]
         if chat_id == SAM_ID and any(d.startswith("ride:") for d in data):
             self._once("ride", timedelta(minutes=6), lambda: self.tap_button(SAM_ID, "ride:"))
+        if chat_id == PRIYA_ID and any(d.startswith("ride:") for d in data):
+            # Issue 10: Sam covers the first ride (Priya's request changes to "covered"); Priya
+            # drives for the second; nobody offers for the third.
+            if "priya_saw_ride" in self._reacted:
+                self._once(
+                    "priya_ride", timedelta(minutes=10), lambda: self.tap_button(PRIYA_ID, "ride:")
+                )
+            self._reacted.add("priya_saw_ride")
         if chat_id == MAYA_ID and any(d.startswith("snooze_30:") for d in data):
             got_it = next(d for d in data if d.startswith("got_it:"))
             snooze = next(d for d in data if d.startswith("snooze_30:"))
@@ -404,12 +420,34 @@ async def play(demo: Demo) -> None:
     demo.at(minute(24))
     await demo.tap_button(MAYA_ID, "fa:")
 
+    # Issue 10: Maya invites her sister Priya too, so a claimed ride can show as covered.
+    demo.at(minute(30))
+    await demo.say(MAYA_ID, "/invite")
+    second = next(
+        (c for c in reversed(demo.api.sent_to(MAYA_ID)) if LINK.search(c.plain_text or "")),
+        None,
+    )
+    found = LINK.search(second.plain_text or "") if second is not None else None
+    if found is None:
+        raise DemoError(f"the bot sent {demo.words.patient} no second invite link")
+    demo.narrate(demo.words.sends_second)
+    demo.at(minute(45))
+    await demo.say(PRIYA_ID, f"/start {found['token']}", shown=demo.words.opened_link)
+    demo.at(minute(46))
+    await demo.tap_button(PRIYA_ID, "fj:")
+    demo.at(minute(50))
+    await demo.tap_button(MAYA_ID, "fa:")
+
     # The series: the clock jumps from one due message to the next.
     await demo.run_series()
 
 
-async def run_demo(emit: Callable[[Entry], None], words: DemoWords = ENGLISH) -> DemoResult:
-    """Run the whole story against the real application; ``emit`` gets each entry in order."""
+async def run_demo(
+    emit: Callable[[Entry], None], config: Config | None = None, words: DemoWords = ENGLISH
+) -> DemoResult:
+    """Run the whole story against the real application; ``emit`` gets each entry in order.
+    ``config``: an operator's configuration (``--config``), else the built-in defaults."""
+    config = config if config is not None else load_config(None)
     clock = ManualClock(START)
     with tempfile.TemporaryDirectory(prefix="companion-demo-") as tmp:
         api = FakeBotApi(now=lambda: clock.now().timestamp()).start()
@@ -420,7 +458,8 @@ async def run_demo(emit: Callable[[Entry], None], words: DemoWords = ENGLISH) ->
                 base_url=api.base_url,
                 clock=clock,
                 min_chat_interval=0.0,  # simulated people read instantly
-                settings=_settings(words),
+                catalog=config.catalog,
+                settings=_settings(config.settings, words),
             )
             demo = Demo(app, api, clock, emit, words)
 
@@ -448,11 +487,15 @@ async def run_demo(emit: Callable[[Entry], None], words: DemoWords = ENGLISH) ->
     return demo.result
 
 
-def _settings(words: DemoWords) -> Settings | None:
-    """The operator's settings for this language's story: its crisis line, if it has one."""
-    if words.crisis_line is None:
-        return None
-    return Settings(crisis_line=words.crisis_line, crisis_lines=((words.code, words.crisis_line),))
+def _settings(settings: Settings, words: DemoWords) -> Settings:
+    """The operator's settings, with this language's wording of the built-in crisis line when
+    the operator kept that default (a configured line is never replaced)."""
+    if words.crisis_line is None or settings.crisis_line != DEFAULT_CRISIS_LINE:
+        return settings
+    if words.code in dict(settings.crisis_lines):
+        return settings
+    lines = (*settings.crisis_lines, (words.code, words.crisis_line))
+    return dataclasses.replace(settings, crisis_lines=lines)
 
 
 # -- printing -------------------------------------------------------------------------------------
@@ -473,6 +516,7 @@ def header(width: int, words: DemoWords = ENGLISH) -> list[str]:
         "",
         f"  {words.patient:<5} {words.cast_patient}",
         f"  {words.family:<5} {words.cast_family}",
+        f"  {words.second_family:<5} {words.cast_second_family}",
         "",
         *textwrap.wrap(words.legend, width=min(width, 78)),
     ]
@@ -482,7 +526,7 @@ def header(width: int, words: DemoWords = ENGLISH) -> list[str]:
 def footer(result: DemoResult, width: int, seconds: float, words: DemoWords = ENGLISH) -> list[str]:
     first, last = result.first, result.last
     days = (last - first) / timedelta(days=1)
-    names = {MAYA_ID: words.patient, SAM_ID: words.family}
+    names = {MAYA_ID: words.patient, SAM_ID: words.family, PRIYA_ID: words.second_family}
     simulated = words.simulated.format(
         first=stamp(first, ZONE, words),
         last=stamp(last, ZONE, words),
@@ -520,11 +564,17 @@ def footer(result: DemoResult, width: int, seconds: float, words: DemoWords = EN
     return lines
 
 
-def main(lang: str = "en") -> int:
-    """Run the demo, print the conversation; 0 when the story played out without a problem.
+def main(config_path: str | None = None, lang: str = "en") -> int:
+    """Run the demo, print the conversation; 0 when the story played out without a problem,
+    2 when ``config_path`` names a configuration file that cannot be used.
 
     ``lang``: the people's language and the transcript's (``en`` or ``es``)."""
     words = LANGUAGES[lang]
+    try:
+        config = load_config(config_path)
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        return 2
     out = sys.stdout
     if isinstance(out, io.TextIOWrapper):
         with contextlib.suppress(ValueError):
@@ -545,7 +595,7 @@ def main(lang: str = "en") -> int:
 
     started = time.monotonic()
     try:
-        result = asyncio.run(run_demo(emit, words))
+        result = asyncio.run(run_demo(emit, config, words))
     except DemoError as exc:
         print(f"\ndemo: stopped early: {exc}", file=sys.stderr)
         return 1

@@ -18,10 +18,12 @@ class DemoWords:
     code: str  # a catalog locale, and the people's Telegram language_code
     patient: str  # first names, four letters: the transcript's columns are sized for them
     family: str
+    second_family: str  # five letters at most
     first_session: str  # what the patient types for her first session
     series: str  # and the repeat that completes the series
     forwards: str  # stage direction: the patient passes the invite link on
-    opened_link: str  # how the family member's "/start <token>" is shown
+    sends_second: str  # stage direction: a second link goes to the second family member
+    opened_link: str  # how a family member's "/start <token>" is shown
     taps: str  # "{label}"
     tapped: str  # "{name}", "{label}"
     popup: str  # "{text}"
@@ -31,6 +33,7 @@ class DemoWords:
     clock: str  # "{date}", "{time}"
     cast_patient: str
     cast_family: str
+    cast_second_family: str
     legend: str
     summary: str
     simulated: str  # "{first}", "{last}", "{days}", "{seconds}"
@@ -61,9 +64,11 @@ ENGLISH = DemoWords(
     code="en",
     patient="Maya",
     family="Sam",
+    second_family="Priya",
     first_session="tomorrow 10:00",
     series="tue thu, 3 sessions",  # the first session and two more: Tue, Thu, Tue
     forwards="Maya forwards the link to Sam, who opens it a little later.",
+    sends_second="Maya sends the new link to her sister Priya.",
     opened_link="/start  (opened from Maya's link)",
     taps="taps [{label}]",
     tapped="{name} tapped [{label}]",
@@ -81,6 +86,7 @@ ENGLISH = DemoWords(
     ),
     cast_patient="a patient in London, about to start a series of 3 IV sessions",
     cast_family="her partner, whom she invites to help",
+    cast_second_family="her sister, who helps too",
     legend=(
         "Each line shows the local time on that person's phone, who wrote to whom, and the "
         "text as they read it; [Label] is a button under the message."
@@ -119,9 +125,11 @@ SPANISH = DemoWords(
     code="es",
     patient="Inés",
     family="Raúl",
+    second_family="Elena",
     first_session="mañana 10:00",
     series="mar jue, 3 sesiones",  # la primera sesión y dos más: mar, jue, mar
     forwards="Inés le reenvía el enlace a Raúl, que lo abre un rato después.",
+    sends_second="Inés le manda el enlace nuevo a su hermana Elena.",
     opened_link="/start  (abierto desde el enlace de Inés)",
     taps="toca [{label}]",
     tapped="{name} tocó [{label}]",
@@ -140,6 +148,7 @@ SPANISH = DemoWords(
     ),
     cast_patient="paciente en Londres, a punto de empezar una serie de 3 sesiones IV",
     cast_family="su pareja, a quien invita para que ayude",
+    cast_second_family="su hermana, que también ayuda",
     legend=(
         "Cada línea muestra la hora local en el teléfono de esa persona, quién escribió a "
         "quién y el texto tal como lo lee; [Etiqueta] es un botón bajo el mensaje."

@@ -334,6 +334,7 @@ class FakeBotApi:
         self._faults: list[Fault] = []
         self._allowed_updates: list[str] | None = None
         self.commands: list[JSON] = []  # from setMyCommands, default scope
+        self.webhook: JSON | None = None  # setWebhook's parameters, until deleteWebhook
         self.left_chats: list[int | str] = []
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
@@ -686,10 +687,22 @@ class FakeBotApi:
         return self.bot_user
 
     def _api_deleteWebhook(self, params: JSON, files: tuple[Upload, ...]) -> Any:
+        with self._cond:
+            self.webhook = None
+        return True
+
+    def _api_setWebhook(self, params: JSON, files: tuple[Upload, ...]) -> Any:
+        url = params.get("url")
+        if not isinstance(url, str) or not url:
+            raise ApiError(400, "Bad Request: bad webhook: An HTTPS URL must be provided")
+        with self._cond:
+            self.webhook = dict(params)
         return True
 
     def _api_getWebhookInfo(self, params: JSON, files: tuple[Upload, ...]) -> Any:
-        return {"url": "", "has_custom_certificate": False, "pending_update_count": 0}
+        with self._cond:
+            url = self.webhook["url"] if self.webhook else ""
+        return {"url": url, "has_custom_certificate": False, "pending_update_count": 0}
 
     def _api_close(self, params: JSON, files: tuple[Upload, ...]) -> Any:
         return True
@@ -716,6 +729,12 @@ class FakeBotApi:
         return True
 
     def _api_getUpdates(self, params: JSON, files: tuple[Upload, ...]) -> Any:
+        if self.webhook is not None:
+            raise ApiError(
+                409,
+                "Conflict: can't use getUpdates method while webhook is active;"
+                " use deleteWebhook to delete the webhook first",
+            )
         offset = int(params.get("offset") or 0)
         limit = int(params.get("limit") or 100)
         timeout = float(params.get("timeout") or 0)

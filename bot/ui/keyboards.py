@@ -22,7 +22,10 @@ on a new row.
     fj_no                   no thanks: nothing is stored
     fa:<link id> fd:<link id>            approve / decline this family member (patient)
     fr:<link id> fr_y:<link id> fr_n:<link id>   remove them: ask, yes, no (patient)
-    fl_y / fl_n             /leave confirmed / not (family member)
+    fl_y / fl_n             /leave confirmed / not (family member; fl_y: every patient they help)
+    fl:<link id>            /leave for this one patient (family member who helps several)
+    rc_y:<session id>:<stamp>  rc_n:<session id>:<stamp>   the driver of a moved session: the
+                            new time suits me / not (stamp: ``scheduler.companion.ride_stamp``)
     stop_y / stop_n         /stop confirmed / not
     forget_y / forget_n     /forget confirmed / not
     set:q:<2130|2200|2300|off>  quiet-hours preset
@@ -83,6 +86,9 @@ REMOVE = re.compile(rf"^fr:{_ID}$")
 REMOVE_YES = re.compile(rf"^fr_y:{_ID}$")
 REMOVE_NO = re.compile(rf"^fr_n:{_ID}$")
 LEAVE_YES, LEAVE_NO = "fl_y", "fl_n"
+LEAVE_ONE = re.compile(rf"^fl:{_ID}$")
+RIDE_YES_PREFIX, RIDE_NO_PREFIX = "rc_y", "rc_n"
+RIDE_ANSWER = re.compile(rf"^(?P<answer>rc_[yn]):{_ID}:(?P<stamp>\d{{12}}f?)$")
 STOP_YES, STOP_NO = "stop_y", "stop_n"
 FORGET_YES, FORGET_NO = "forget_y", "forget_n"
 SETTING = re.compile(r"^set:(?P<what>[qwl]):(?P<value>[A-Za-z0-9_-]{1,16})$")

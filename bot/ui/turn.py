@@ -133,8 +133,20 @@ class Turn:
     # -- words -------------------------------------------------------------------------------------
 
     def render(self, key: str, **values: object) -> str:
-        values.setdefault("crisis_line", self.services.settings.crisis_line)
-        return self.catalog.render_reply(self.locale, key, **values)
+        zone = self.person.zone if self.person is not None else None
+        return self.catalog.render_reply(
+            self.locale, key, **{**self._deployment(self.locale, zone), **values}
+        )
+
+    def _deployment(self, locale: str | None, zone: str | None) -> dict[str, object]:
+        """What every reply may show of the deployment: the crisis line for the reader's
+        country or language, and the clinic's contact (a reply's line with it is left out when
+        unset)."""
+        settings = self.services.settings
+        return {
+            "crisis_line": settings.crisis_line_for(locale, zone),
+            "clinic_contact": settings.clinic_contact or "",
+        }
 
     def label(self, key: str) -> str:
         return self.catalog.button_label(self.locale, key)
@@ -173,14 +185,17 @@ class Turn:
         keyboard: Keyboard | None = None,
         values: Mapping[str, object] | None = None,
         own: bool = False,
+        heading: str | None = None,
         **more: object,
     ) -> None:
         """A catalog message to someone else, in their language, queued with the change.
         Protected (no forwarding or saving) unless it is about the reader's ``own`` sessions:
         protection follows what the message is, so a family note reaches someone who is also a
-        patient protected too."""
-        merged = {"crisis_line": self.services.settings.crisis_line, **(values or {}), **more}
+        patient protected too. ``heading``: a first line already rendered (whose it is)."""
+        merged = {**self._deployment(person.locale, person.zone), **(values or {}), **more}
         text = self.catalog.render_reply(person.locale, key, **merged)
+        if heading:
+            text = f"{heading}\n{text}"
         self.unit.send(_message(person.chat_id, text, keyboard, protect=not own), person.id)
 
     # -- the pressed button (after the commit, best effort) ----------------------------------------
@@ -204,6 +219,12 @@ class Turn:
     ) -> None:
         """Turn the pressed message into its outcome (its buttons go, or are replaced)."""
         self._edit = _Edit(self.render(key, **{**(values or {}), **more}), keyboard)
+        if not self._answered:
+            self.answer()
+
+    def settle_text(self, text: str, *, keyboard: Keyboard | None = None) -> None:
+        """``settle`` with a text already put together (several replies in one)."""
+        self._edit = _Edit(text, keyboard)
         if not self._answered:
             self.answer()
 

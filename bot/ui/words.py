@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from bot.parsing import LEGACY, WhenError, ZoneGuessError
 from bot.ui.keyboards import zone_keyboard
 from bot.ui.turn import Keyboard, Turn
-from scheduler.companion import SessionRejected
+from scheduler.companion import MAX_UPCOMING_SESSIONS, SessionRejected
 from scheduler.localtime import NonexistentLocalTime, is_ambiguous, session_start, to_utc, zone_info
 from scheduler.model import Person, Session
 from scheduler.series import SeriesAdded
@@ -86,6 +86,8 @@ def when_error_text(
     zone: str = "",
 ) -> str:
     """The kind re-prompt for a date and time we could not use; ``local``/``zone`` explain a gap."""
+    if error.code == "upcoming_cap":
+        return turn.render("sessions_upcoming_cap", count=MAX_UPCOMING_SESSIONS)
     if error.code == "nonexistent":
         gap = error.gap if isinstance(error, WhenError) else _gap(local, zone)
         if gap is not None:
@@ -142,9 +144,14 @@ def series_text(turn: Turn, result: SeriesAdded, *, already: int = 0) -> str:
     """How many sessions a repeat added (plus ``already`` saved in the same step), and which
     dates it skipped and why, one a line."""
     lines = [turn.render("onboarding_series_added", count=len(result.added) + already)]
+    # Dates past the cap on upcoming sessions are one line, not one each.
+    capped = [item for item in result.skipped if item.code == "upcoming_cap"]
+    listed = [item for item in result.skipped if item.code != "upcoming_cap"]
     if result.skipped:
         lines.append(turn.render("series_skipped_head"))
-        for skipped in result.skipped:
+        if capped:
+            lines.append(turn.render("series_skipped_upcoming_cap", count=len(capped)))
+        for skipped in listed:
             shown = skipped.local_start.replace(tzinfo=UTC)  # the wall clock as typed
             lines.append(
                 turn.render(

@@ -102,6 +102,7 @@ class RenderContext:
     series: tuple[Session, ...]
     series_planned: int | None
     patient_name: str
+    helping: int = 1  # active links of a family recipient: more than one, and texts say whose
 
 
 @dataclass(frozen=True)
@@ -444,7 +445,9 @@ class Deliveries:
             " coalesce(s.series_id, s.patient_id) AS series_ref, series.planned AS series_planned,"
             " (d.recipient_id = d.patient_id OR EXISTS (SELECT 1 FROM family_links f"
             "   WHERE f.patient_id = d.patient_id AND f.family_id = d.recipient_id"
-            "   AND f.status = 'active')) AS linked"
+            "   AND f.status = 'active')) AS linked,"
+            " (SELECT count(*) FROM family_links h WHERE h.family_id = d.recipient_id"
+            "   AND h.status = 'active') AS helping"
             " FROM deliveries d JOIN people p ON p.id = d.recipient_id"
             " LEFT JOIN people patient ON patient.id = d.patient_id"
             " LEFT JOIN sessions s ON s.id = d.session_id"
@@ -496,6 +499,7 @@ class Deliveries:
             series=tuple(_session(item) for item in series),
             series_planned=row["series_planned"],
             patient_name=row["patient_name"] or "",
+            helping=int(row["helping"]),
         )
 
     # -- for the bot -----------------------------------------------------------------------

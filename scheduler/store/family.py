@@ -53,6 +53,18 @@ class Ride:
     claimed_at: datetime
 
 
+@dataclass(frozen=True)
+class RideRequest:
+    """A ride request ("I can drive") sent to one family member: the message to edit once
+    someone else drives (``message_ref`` is Telegram's message id; None if it was not kept)."""
+
+    delivery_id: int
+    recipient_id: int
+    chat_id: int
+    message_ref: int | None
+    key: str  # the delivery's key: it names the session time the request was for
+
+
 class Invites:
     def __init__(self, db: Database) -> None:
         self.db = db
@@ -230,6 +242,36 @@ class Rides:
             released = [int(row["session_id"]) for row in rows]
             conn.executemany("DELETE FROM rides WHERE session_id = ?", [(sid,) for sid in released])
             return released
+
+    def drivers(self, patient_id: int) -> dict[int, int]:
+        """Session id -> driver id, for the patient's sessions with a ride claimed (planning)."""
+        rows = self.db.conn.execute(
+            "SELECT r.session_id, r.driver_id FROM rides r JOIN sessions s ON s.id = r.session_id"
+            " WHERE s.patient_id = ?",
+            (patient_id,),
+        ).fetchall()
+        return {int(row["session_id"]): int(row["driver_id"]) for row in rows}
+
+    def requests(self, session_id: int, message_id: str) -> list[RideRequest]:
+        """The ride requests (timeline message ``message_id``) sent for this session, to
+        whoever got one: their messages are what a claim turns into "covered"."""
+        rows = self.db.conn.execute(
+            "SELECT d.id, d.recipient_id, p.chat_id, d.message_ref, d.key FROM deliveries d"
+            " JOIN people p ON p.id = d.recipient_id"
+            " WHERE d.session_id = ? AND d.message_id = ? AND d.status = 'sent'"
+            " AND d.recipient_id != d.patient_id ORDER BY d.id",
+            (session_id, message_id),
+        ).fetchall()
+        return [
+            RideRequest(
+                delivery_id=int(row["id"]),
+                recipient_id=int(row["recipient_id"]),
+                chat_id=int(row["chat_id"]),
+                message_ref=None if row["message_ref"] is None else int(row["message_ref"]),
+                key=str(row["key"]),
+            )
+            for row in rows
+        ]
 
     def of_driver(self, driver_id: int) -> list[Ride]:
         rows = self.db.conn.execute(

@@ -8,7 +8,7 @@ from datetime import datetime, time
 
 from messages import Wording
 
-from scheduler.model import Person, QuietHours, Role
+from scheduler.model import DEFAULT_QUIET_HOURS, Person, QuietHours, Role
 from scheduler.store.db import Database, from_db, to_db
 
 
@@ -57,13 +57,28 @@ class People:
         return PersonState(_person(row), bool(row["gone"]), from_db(row["created_at"]))
 
     def create(
-        self, chat_id: int, role: Role, display_name: str, zone: str, now: datetime
+        self,
+        chat_id: int,
+        role: Role,
+        display_name: str,
+        zone: str,
+        now: datetime,
+        quiet: QuietHours | None = DEFAULT_QUIET_HOURS,
     ) -> Person:
         with self.db.transaction() as conn:
             cur = conn.execute(
-                "INSERT INTO people (chat_id, role, display_name, zone, created_at)"
-                " VALUES (?, ?, ?, ?, ?)",
-                (chat_id, role.value, display_name, zone, to_db(now)),
+                "INSERT INTO people"
+                " (chat_id, role, display_name, zone, quiet_start, quiet_end, created_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    chat_id,
+                    role.value,
+                    display_name,
+                    zone,
+                    _hhmm(quiet.start) if quiet else None,
+                    _hhmm(quiet.end) if quiet else None,
+                    to_db(now),
+                ),
             )
             person_id = int(cur.lastrowid or 0)
         person = self.get(person_id)
