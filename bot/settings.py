@@ -9,7 +9,13 @@ from datetime import timedelta
 
 from babel.core import get_global
 
-from scheduler.model import DEFAULT_CRISIS_LINE, DEFAULT_QUIET_HOURS, Kind, QuietHours
+from scheduler.model import (
+    DEFAULT_CRISIS_LINE,
+    DEFAULT_CRISIS_LINE_BY_LANGUAGE,
+    DEFAULT_QUIET_HOURS,
+    Kind,
+    QuietHours,
+)
 
 
 @dataclass(frozen=True)
@@ -67,6 +73,8 @@ class Settings:
             for wanted in (code, code.split("-")[0]):
                 if wanted in lines:
                     return lines[wanted]
+            if self.crisis_line == DEFAULT_CRISIS_LINE:  # the built-in one, in their words
+                return DEFAULT_CRISIS_LINE_BY_LANGUAGE.get(code.split("-")[0], self.crisis_line)
         return self.crisis_line
 
     @property

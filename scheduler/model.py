@@ -11,6 +11,9 @@ from messages import Wording
 # Until operator config exists (COMPANION_CONFIG, a later issue): 988 is the US line, and the
 # directory covers other countries. It reads as something to call ("Call {crisis_line} now").
 DEFAULT_CRISIS_LINE = "988 (US; other countries: findahelpline.com)"
+# issue 11: language. The same default in the words of each language the catalog has, used only
+# while the operator keeps the default (a configured line is never replaced by one of these).
+DEFAULT_CRISIS_LINE_BY_LANGUAGE = {"es": "988 (EE. UU.; otros países: findahelpline.com)"}
 
 
 class Kind(StrEnum):

@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING
 import pytest
 
 from bot.offline.fake_api import JSON, Call
+from bot.settings import Settings
+from scheduler.model import DEFAULT_CRISIS_LINE
 from tests.botharness import PATIENT, texts
 
 if TYPE_CHECKING:
@@ -85,6 +87,7 @@ async def test_a_spanish_speaker_goes_through_set_up_in_spanish(harness: BotHarn
     assert_spanish(calls)
     said = "\n".join(texts(calls))
     assert "Hola, soy Session Companion" in said
+    assert "Llama ya al 988 (EE. UU.; otros países: findahelpline.com)." in said
     assert "nadie lee este chat" in said
     assert "Zona horaria: Europe/Madrid" in said
     assert "Sesiones añadidas: 3." in said
@@ -265,3 +268,17 @@ def locale_person_id(h: BotHarness) -> int:
     person = h.services.companion.person_by_chat(PATIENT)
     assert person is not None
     return person.id
+
+
+def test_the_built_in_crisis_line_is_worded_in_spanish_only_while_it_is_the_default() -> None:
+    """The default line reads in Spanish for Spanish speakers; a line the operator configured
+    (for everyone, or for Spanish) is never replaced."""
+    spanish_default = "988 (EE. UU.; otros países: findahelpline.com)"
+    assert Settings().crisis_line_for("es") == spanish_default
+    assert Settings().crisis_line_for("es-MX", "America/Mexico_City") == spanish_default
+    assert Settings().crisis_line_for("fr") == DEFAULT_CRISIS_LINE
+    assert Settings().crisis_line_for(None) == DEFAULT_CRISIS_LINE
+    assert Settings(crisis_line="116 123").crisis_line_for("es") == "116 123"
+    assert Settings(crisis_lines=(("es", "024"),)).crisis_line_for("es") == "024"
+    by_country = Settings(crisis_lines_by_country=(("GB", "116 123"),))
+    assert by_country.crisis_line_for("es", "Europe/London") == "116 123"

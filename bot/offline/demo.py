@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import io
 import re
 import shutil
@@ -50,8 +49,7 @@ from bot.config import Config, ConfigError, load_config
 from bot.context import BotContext, CompanionApp, Services, services_of
 from bot.offline.demo_words import ENGLISH, LANGUAGES, DemoWords
 from bot.offline.fake_api import JSON, Call, FakeBotApi
-from bot.settings import Settings
-from scheduler.model import DEFAULT_CRISIS_LINE, DeliveryStatus
+from scheduler.model import DeliveryStatus
 
 ZONE = "Europe/London"
 START = datetime(2026, 11, 30, 9, 0, tzinfo=ZoneInfo(ZONE))  # a Monday morning
@@ -459,7 +457,7 @@ async def run_demo(
                 clock=clock,
                 min_chat_interval=0.0,  # simulated people read instantly
                 catalog=config.catalog,
-                settings=_settings(config.settings, words),
+                settings=config.settings,
             )
             demo = Demo(app, api, clock, emit, words)
 
@@ -485,17 +483,6 @@ async def run_demo(
         finally:
             api.stop()
     return demo.result
-
-
-def _settings(settings: Settings, words: DemoWords) -> Settings:
-    """The operator's settings, with this language's wording of the built-in crisis line when
-    the operator kept that default (a configured line is never replaced)."""
-    if words.crisis_line is None or settings.crisis_line != DEFAULT_CRISIS_LINE:
-        return settings
-    if words.code in dict(settings.crisis_lines):
-        return settings
-    lines = (*settings.crisis_lines, (words.code, words.crisis_line))
-    return dataclasses.replace(settings, crisis_lines=lines)
 
 
 # -- printing -------------------------------------------------------------------------------------

@@ -44,9 +44,6 @@ class DemoWords:
     none_skipped: str
     run_it: str
     skip_reasons: dict[str, str] = field(default_factory=dict)
-    # The crisis line as the demo's operator would configure it for this language; None: the
-    # built-in default (which is written in English).
-    crisis_line: str | None = None
 
     def stamp(self, local: datetime) -> str:
         """``Tue  1 Dec 20:00`` / ``mar  1 dic 20:00``: weekday, day, month, time."""
@@ -181,7 +178,6 @@ SPANISH = DemoWords(
         "unlinked": "el familiar ya no estaba vinculado",
         "session_cancelled": "la sesión se canceló",
     },
-    crisis_line="988 (EE. UU.; otros países: findahelpline.com)",
 )
 
 LANGUAGES = {words.code: words for words in (ENGLISH, SPANISH)}
