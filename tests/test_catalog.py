@@ -637,3 +637,21 @@ def test_a_key_english_gains_is_required_in_every_locale(base: Path) -> None:
         'settings_saved = "Saved."\nbrand_new_reply = "New."',
     )
     assert "es.toml [replies] brand_new_reply: missing; en has it" in rejected(base=base)
+
+
+def test_the_example_clinic_overlay_speaks_spanish_too() -> None:
+    """The example overlay's fasting rule and arrival time reach Spanish readers as well, and its
+    Spanish texts keep its English texts' placeholders (same folder, so they are compared)."""
+    overlay = Path(__file__).resolve().parents[1] / "examples" / "clinic" / "clinic-catalog"
+    catalog = load_catalog(overlay)
+    values = {**_sample_values(), "clinic_contact": "Riverside Clinic, 020 7946 0000"}
+    values |= {"session_number": 1, "series_length": 6, "driver_name": "Raúl"}
+    for wording in Wording:
+        for with_driver in (False, True):
+            calm = catalog.render_entry(
+                "es", "calm_start", wording, values, with_driver=with_driver
+            )
+            assert "nada sólido en las 6 horas antes" in calm.text
+            assert "Llámanos: Riverside Clinic, 020 7946 0000" in calm.text
+            rest = catalog.render_entry("es", "rest_up", wording, values, with_driver=with_driver)
+            assert "no tomar alimentos sólidos en las 6 horas" in rest.text
