@@ -51,6 +51,17 @@ class Settings:
     # A directory of catalog files that replace, add or switch off built-in messages.
     catalog_overlay: str | None = None
 
+    @property
+    def switched_off(self) -> frozenset[str]:
+        """Timeline entries this deployment does not send (issue 10's optional messages): the
+        planner never plans them, so nothing of them is queued or shown as pending."""
+        off = set()
+        if not self.checkin_enabled:
+            off.add("checkin")
+        if not self.checklist_enabled:
+            off.add("checklist")
+        return frozenset(off)
+
     def crisis_line_for(self, language: str | None) -> str:
         """The crisis line for a person's language, else the deployment's default."""
         if language:

@@ -428,6 +428,9 @@ class Dispatcher:
             series=ctx.series,
             planned=ctx.series_planned,
             driver_name=ctx.driver_name,
+            # The patient's own notes: never in a family message.
+            wins=0 if family else ctx.wins,
+            latest_win=None if family else ctx.latest_win,
         )
         rendered = render_delivery(self.catalog, facts)
         return OutgoingMessage(

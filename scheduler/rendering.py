@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from messages import Rendered, Wording
-from messages.render import TimeInZone
+from messages.render import Markup, TimeInZone
 
 from scheduler.localtime import zone_info
 from scheduler.model import Role, Series, Session
@@ -35,6 +35,8 @@ class Renderer(Protocol):
         *,
         with_driver: bool = False,
     ) -> Rendered: ...
+
+    def render_reply(self, locale: str | None, reply_id: str, /, **values: object) -> str: ...
 
 
 @dataclass(frozen=True)
@@ -56,6 +58,10 @@ class DeliveryFacts:
     series: Sequence[Session] = ()
     planned: int | None = None
     driver_name: str | None = None  # the family member who claimed the ride home, if any
+    # The patient's notes of what got easier (issue 10), given back in patient messages only:
+    # how many, and the latest one's words.
+    wins: int = 0
+    latest_win: str | None = None
 
 
 def numbered_session(facts: DeliveryFacts) -> NumberedSession | None:
@@ -103,10 +109,23 @@ def delivery_values(facts: DeliveryFacts) -> dict[str, object]:
 def render_delivery(renderer: Renderer, facts: DeliveryFacts) -> Rendered:
     """The message as its reader gets it; ``KeyError``/``ValueError`` when the text needs a
     value this delivery cannot give."""
+    values = delivery_values(facts)
+    if facts.role is Role.PATIENT:
+        values["wins_given_back"] = given_back(renderer, facts)
     return renderer.render_entry(
         facts.locale,
         facts.message_id,
         facts.wording,
-        delivery_values(facts),
+        values,
         with_driver=facts.driver_name is not None,
     )
+
+
+def given_back(renderer: Renderer, facts: DeliveryFacts) -> Markup:
+    """The sentence that gives the patient's wins back, on a line of its own; nothing when they
+    noted none, so the message reads as if the sentence were never there."""
+    if facts.wins <= 0 or facts.latest_win is None:
+        return Markup("")
+    key = "wins_given_back_one" if facts.wins == 1 else "wins_given_back"
+    sentence = renderer.render_reply(facts.locale, key, count=facts.wins, text=facts.latest_win)
+    return Markup("\n" + sentence)

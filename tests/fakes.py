@@ -99,6 +99,9 @@ class FakeRenderer:
         text = f"{message_id}|{wording}|{locale}|{names}|driver={with_driver}"
         return Rendered(text=text, buttons=(("got_it", "Got it"),))
 
+    def render_reply(self, locale: str | None, reply_id: str, /, **values: object) -> str:
+        return f"{reply_id}|{locale}|{','.join(sorted(values))}"
+
 
 # -- minimal rows, written with plain SQL so tests need no other repository --------------------
 

@@ -102,6 +102,9 @@ class RenderContext:
     series: tuple[Session, ...]
     series_planned: int | None
     patient_name: str
+    # The patient's wins (issue 10), read only when the recipient is the patient.
+    wins: int = 0
+    latest_win: str | None = None
 
 
 @dataclass(frozen=True)
@@ -469,6 +472,14 @@ class Deliveries:
             if row["series_ref"] is not None
             else []
         )
+        wins, latest_win = 0, None
+        if row["recipient_id"] == row["patient_id"]:
+            given = conn.execute(
+                "SELECT count(*) AS n, (SELECT text FROM wins WHERE patient_id = ?"
+                " ORDER BY id DESC LIMIT 1) AS latest FROM wins WHERE patient_id = ?",
+                (row["patient_id"], row["patient_id"]),
+            ).fetchone()
+            wins, latest_win = int(given["n"]), given["latest"]
         session = None
         if row["session_id"] is not None:
             session = _session(
@@ -496,6 +507,8 @@ class Deliveries:
             series=tuple(_session(item) for item in series),
             series_planned=row["series_planned"],
             patient_name=row["patient_name"] or "",
+            wins=wins,
+            latest_win=latest_win,
         )
 
     # -- for the bot -----------------------------------------------------------------------
