@@ -876,21 +876,21 @@ class Companion:
                 from_name=from_name,
             )
 
-    def tap_win(self, patient_id: int, delivery_id: int, label: str, now: datetime) -> Win | None:
+    def tap_win(
+        self, patient_id: int, delivery_id: int, label: str, now: datetime
+    ) -> tuple[Win, bool] | None:
         """One of the common small wins, tapped on the patient's own message: noted once a day
-        (a second tap of the same one is not a second win). None when the press is not valid."""
+        (a second tap of the same one is not a second win), with whether it is new. None when
+        the press is not valid."""
         with self.db.transaction():
             if self.own_delivery(patient_id, delivery_id) is None:
                 return None
             patient = self._patient(patient_id)
             day = _local_day(now, patient.zone)
             if self.notes.has_win(patient_id, day, label):
-                return next(
-                    w
-                    for w in reversed(self.notes.wins(patient_id))
-                    if (w.day, w.text) == (day, label)
-                )
-            return self.notes.add_win(patient_id, day, label, WinSource.BUTTON, now)
+                same = [w for w in self.notes.wins(patient_id) if (w.day, w.text) == (day, label)]
+                return same[-1], False
+            return self.notes.add_win(patient_id, day, label, WinSource.BUTTON, now), True
 
     def wins(self, patient_id: int) -> list[Win]:
         """The patient's wins, oldest first."""

@@ -64,13 +64,14 @@ def delivery_button(turn: Turn) -> None:
 
 def _tap_win(turn: Turn, action: str, delivery_id: int) -> None:
     patient = turn.patient
-    win = None
+    tapped = None
     if patient is not None:
-        win = turn.companion.tap_win(patient.id, delivery_id, turn.label(action), turn.now)
-    if win is None:
+        tapped = turn.companion.tap_win(patient.id, delivery_id, turn.label(action), turn.now)
+    if tapped is None:
         turn.stale()
         return
-    if win.created_at != turn.now:  # the same win tapped again today
+    win, new = tapped
+    if not new:  # the same win tapped again today
         turn.answer("win_already")
         return
     turn.answer()
