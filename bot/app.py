@@ -216,6 +216,7 @@ def build_application(
         crisis_line=settings.crisis_line,
         # A retry's wait counts from when its answer came, not from the run's start.
         now_fn=clock.now,
+        switched_off=settings.switched_off,
     )
     gate = GatedDeliveries(db)
     dispatcher.deliveries = gate

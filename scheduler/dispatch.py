@@ -53,6 +53,7 @@ SESSION_MOVED = "session_moved"  # claimed for the session's old time; the new p
 QUIET_HOURS = "quiet_hours"  # held until the recipient's quiet hours end, or skipped if too late
 RENDER_ERROR = "render_error"
 RETRIES_EXHAUSTED = "retries_exhausted"
+SWITCHED_OFF = "switched_off"  # the operator turned this optional message off
 
 FIRST_BACKOFF = timedelta(seconds=30)
 MAX_BACKOFF = timedelta(minutes=30)
@@ -90,9 +91,12 @@ class Dispatcher:
         max_attempts: int = 6,
         rng: random.Random | None = None,
         now_fn: Callable[[], datetime] | None = None,
+        switched_off: frozenset[str] = frozenset(),
     ) -> None:
         """``now_fn`` tells the time an outcome arrived (the bot passes its clock's ``now``);
-        without it the run's ``now`` stands in, so tests need no clock."""
+        without it the run's ``now`` stands in, so tests need no clock. ``switched_off``: timeline
+        messages the operator turned off (issue 10's check-in and checklist); rows of them
+        planned before are cancelled instead of sent."""
         if max_attempts < 1:
             raise ValueError("max_attempts must be at least 1")
         self.deliveries = Deliveries(db)
@@ -109,6 +113,7 @@ class Dispatcher:
         self.max_attempts = max_attempts
         self.rng = rng if rng is not None else random.Random()
         self.now_fn = now_fn
+        self.switched_off = switched_off
 
     def _current(self, run_now: datetime) -> datetime:
         """The instant now, never before the run's: a send can take seconds (timeouts, a 429
@@ -173,6 +178,8 @@ class Dispatcher:
             return self._skip(row, EXPIRED)
         if row.body is not None:
             return await self._reply(row, row.body, now, held, attempt)
+        if row.message_id in self.switched_off:
+            return self._cancel(row, SWITCHED_OFF)
         ctx = store.render_context(row.id)
         if ctx is None:  # erased between claim and now: nothing left to record
             log.info("delivery %d: gone from the store before sending", row.id)
