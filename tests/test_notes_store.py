@@ -93,3 +93,28 @@ async def test_a_switched_off_message_planned_earlier_is_cancelled_not_sent(
         assert all("checklist" not in m.text for m in sender.sent)
     finally:
         db.close()
+
+
+def test_the_check_in_comes_in_the_evening_never_during_an_evening_session(
+    catalog: Catalog,
+) -> None:
+    """19:30 after a morning session; at the end of one that runs past 19:30; skipped when the
+    session ends in quiet hours or after 23:00 (nothing is sent the next morning)."""
+    from scheduler.model import Person, Role, Session
+    from scheduler.timeline import plan_deliveries
+
+    patient = Person(id=1, chat_id=1, role=Role.PATIENT, zone="Europe/Berlin")
+    start = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
+
+    def checkin(local: str) -> tuple[str, str | None]:
+        session = Session(
+            id=1, patient_id=1, local_start=datetime.fromisoformat(local), zone="Europe/Berlin"
+        )
+        planned = plan_deliveries(patient, [session], [], catalog.timeline, start)
+        row = next(p for p in planned if p.message_id == "checkin")
+        return f"{row.due_at:%H:%M}", row.reason
+
+    assert checkin("2026-12-01 10:00") == ("18:30", None)  # 19:30 in Berlin
+    assert checkin("2026-12-01 18:30") == ("19:10", None)  # the end: 20:10 in Berlin
+    assert checkin("2026-12-01 20:00")[1] == "quiet_hours"  # ends 21:40, in quiet hours
+    assert checkin("2026-12-01 21:30")[1] == "expired"  # ends after 23:00
