@@ -22,7 +22,12 @@ from messages.catalog import (
     Offset,
     TimelineEntry,
 )
-from messages.render import PLACEHOLDERS, SESSION_PLACEHOLDERS, TIMELINE_PLACEHOLDERS
+from messages.render import (
+    PATIENT_ONLY_PLACEHOLDERS,
+    PLACEHOLDERS,
+    SESSION_PLACEHOLDERS,
+    TIMELINE_PLACEHOLDERS,
+)
 from messages.validate import check_text, sensitive_hits
 
 PACKAGE_DIR = Path(__file__).parent
@@ -484,6 +489,8 @@ def _placeholder_problem(name: str, item: TimelineEntry, field_name: str) -> str
         return "{patient_name} is not allowed in family texts: they never name the patient"
     if name == "clinic_contact" and item.audience is Audience.FAMILY:
         return "{clinic_contact} is not allowed in family texts: they never name the clinic"
+    if name in PATIENT_ONLY_PLACEHOLDERS and item.audience is Audience.FAMILY:
+        return f"{{{name}}} is not allowed in family texts: it is the patient's alone"
     if name == "driver_name" and field_name not in _DRIVER_FIELDS:
         return "{driver_name} belongs only in plain_with_driver and discreet_with_driver"
     if name in SESSION_PLACEHOLDERS and item.anchor not in _SESSION_ANCHORS:
