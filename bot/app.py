@@ -70,6 +70,7 @@ from bot.handlers import (
     basics,
     control,
     family,
+    notes,
     onboarding,
     privacy,
     reminders,
@@ -85,8 +86,11 @@ from bot.ui.keyboards import (
     JOIN_NO,
     LEAVE_NO,
     LEAVE_YES,
+    NOTES_PATTERN,
     STOP_NO,
     STOP_YES,
+    WIN_DISCARD,
+    WIN_KEEP,
 )
 from bot.ui.steps import StepHandler
 from bot.ui.turn import Turn, handler
@@ -128,6 +132,7 @@ PATIENT_COMMANDS = (
     "add",
     "invite",
     "family",
+    "wins",
     "settings",
     "pause",
     "resume",
@@ -230,6 +235,7 @@ def build_application(
         clinic_contact=settings.clinic_contact,
         # A retry's wait counts from when its answer came, not from the run's start.
         now_fn=clock.now,
+        switched_off=settings.switched_off,
     )
     gate = GatedDeliveries(db)
     dispatcher.deliveries = gate
@@ -238,7 +244,7 @@ def build_application(
         db=db,
         companion=Companion(
             db,
-            catalog.timeline,
+            [entry for entry in catalog.timeline if entry.id not in settings.switched_off],
             on_change=lambda: arm_dispatcher(application),
             durations=settings.durations,
             quiet=settings.quiet_hours,
@@ -309,6 +315,7 @@ def handlers(application: CompanionApp) -> list[tuple[int, BaseHandler[Any, Any,
         (0, command("resume", control.resume)),
         (0, command("stop", control.stop)),
         (0, command("settings", control.settings)),
+        (0, command("wins", notes.wins)),
         (0, command("export", privacy.export)),
         (0, command("forget", privacy.forget)),
         (0, command("help", basics.help_)),
@@ -338,9 +345,15 @@ def handlers(application: CompanionApp) -> list[tuple[int, BaseHandler[Any, Any,
         (0, button(rf"^{FORGET_YES}$", privacy.forget_yes_button)),
         (0, button(rf"^{FORGET_NO}$", privacy.forget_no_button)),
         (0, button(DELIVERY_PATTERN, reminders.delivery_button)),
+        # issue 10: wins, check-in, checklist, "I noticed" (their own actions on timed messages).
+        (0, button(NOTES_PATTERN, notes.delivery_button)),
+        (0, button(rf"^{WIN_KEEP}$", notes.keep_button)),
+        (0, button(rf"^{WIN_DISCARD}$", notes.discard_button)),
+        (0, button(r"^nk:", notes.noticed_keep_button)),
         # Guided steps: a message (new or edited) while the chat's step is open.
         (0, StepHandler(application, onboarding.STEPS, handler(onboarding.answer))),
         (0, StepHandler(application, {sessions.MOVE_STEP}, handler(sessions.move_answer))),
+        (0, StepHandler(application, notes.STEPS, handler(notes.answer))),
         # Last: whatever nobody took. Every private message gets an answer, never silence.
         (
             0,

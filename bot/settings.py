@@ -59,6 +59,17 @@ class Settings:
     # language is spoken in many countries with different lines.
     crisis_lines_by_country: tuple[tuple[str, str], ...] = ()
 
+    @property
+    def switched_off(self) -> frozenset[str]:
+        """Timeline entries this deployment does not send (issue 10's optional messages): the
+        planner never plans them, so nothing of them is queued or shown as pending."""
+        off = set()
+        if not self.checkin_enabled:
+            off.add("checkin")
+        if not self.checklist_enabled:
+            off.add("checklist")
+        return frozenset(off)
+
     def crisis_line_for(self, language: str | None, zone: str | None = None) -> str:
         """The crisis line for a person: by the country of their time zone (``zone``), else by
         their language ("pt-br", then "pt"), else the deployment's default."""

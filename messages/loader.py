@@ -23,6 +23,7 @@ from messages.catalog import (
     TimelineEntry,
 )
 from messages.render import (
+    PATIENT_ONLY_PLACEHOLDERS,
     PLACEHOLDERS,
     SESSION_PLACEHOLDERS,
     TIMELINE_PLACEHOLDERS,
@@ -489,6 +490,8 @@ def _placeholder_problem(name: str, item: TimelineEntry, field_name: str) -> str
         return "{patient_name} is not allowed in family texts: they never name the patient"
     if name == "clinic_contact" and item.audience is Audience.FAMILY:
         return "{clinic_contact} is not allowed in family texts: they never name the clinic"
+    if name in PATIENT_ONLY_PLACEHOLDERS and item.audience is Audience.FAMILY:
+        return f"{{{name}}} is not allowed in family texts: it is the patient's alone"
     if name == "driver_name" and field_name not in _DRIVER_FIELDS:
         return "{driver_name} belongs only in plain_with_driver and discreet_with_driver"
     if name in SESSION_PLACEHOLDERS and item.anchor not in _SESSION_ANCHORS:

@@ -56,6 +56,13 @@ PLACEHOLDERS: dict[str, str] = {
     "sessions": "a list of sessions, one per line, as plain text",
     "days": "a number of days",
     "command": "a command for the person to send as it is, e.g. '/add Fri 10:00'",
+    # issue 10: notes, check-in, checklist
+    "text": "a person's own one-line note (what got easier, what a family member noticed)",
+    "day": "a calendar day (a date), shown with the locale's date_format",
+    "wins_given_back": (
+        "patient texts only: a sentence (its own line, starting with a line break) giving back "
+        "the patient's notes of what got easier, or nothing when there are none"
+    ),
 }
 
 # Datetime values of these names show the date (the locale's date_format); any other datetime
@@ -70,10 +77,13 @@ TIMELINE_PLACEHOLDERS = SESSION_PLACEHOLDERS | {
     "crisis_line",
     "patient_name",
     "clinic_contact",
+    "wins_given_back",
 }
 # Values a deployment may not have. A line that holds one of these, when its value is missing or
 # empty, is left out whole: "Your clinic: {clinic_contact}" never shows as "Your clinic: ".
 OPTIONAL_PLACEHOLDERS = frozenset({"clinic_contact"})
+# Names only patient texts may use: what they are is the patient's alone.
+PATIENT_ONLY_PLACEHOLDERS = frozenset({"patient_name", "wins_given_back"})
 
 # Telegram counts a message's length after parsing, in UTF-16 code units; checking the HTML source
 # instead over-counts tags and entities, which errs on the safe side.
@@ -95,6 +105,13 @@ class TimeInZone:
     def __post_init__(self) -> None:
         if self.at.tzinfo is None:
             raise ValueError(f"TimeInZone needs an aware datetime, got naive {self.at!r}")
+
+
+class Markup(str):
+    """Text that is already catalog HTML, escaped when it was rendered (a reply's sentence put
+    into a timeline message): filled in as it is, never escaped a second time."""
+
+    __slots__ = ()
 
 
 def zone_label(at: datetime, locale: str) -> str:
@@ -142,6 +159,9 @@ def fill(
     for name in placeholders_in(template):
         if name not in values:
             raise KeyError(f"no value for placeholder {{{name}}}")
+        if isinstance(values[name], Markup):
+            formatted[name] = str(values[name])
+            continue
         formatted[name] = html.escape(
             format_value(
                 name,
@@ -198,6 +218,8 @@ _LONG_SAMPLES: dict[str, object] = {
     "days": 999,
     "link": "https://t.me/" + "x" * 32 + "?start=" + "y" * 64,
     "sessions": "\n".join(["Wednesday 30 September 23:59 (other)"] * 40),
+    "text": "W" * 280,
+    "wins_given_back": "\n" + "W" * 420,
 }
 
 

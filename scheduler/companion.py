@@ -54,6 +54,13 @@ Buttons on delivered messages
     presser's own sent message, for a family member only while linked
 Privacy
     ``export(person_id) -> dict`` (JSON-ready), ``forget(person_id, now) -> None``
+Between sessions (issue 10; private to the patient, never shown to family)
+    ``note_win(patient_id, text, now) -> Win``, ``tap_win(patient_id, delivery_id, label, now)
+    -> Win | None``, ``wins(patient_id)``, ``answer_checkin(patient_id, delivery_id, answer,
+    now)``, ``answer_checklist(patient_id, delivery_id, question, answer, now)``,
+    ``family_notes_on / set_family_notes``, ``notice_target(family_id, delivery_id)``,
+    ``notice(family_id, patient_id, text, now) -> Noticing``, ``keep_noticed(patient_id,
+    noticed_id, now) -> Win | None``
 One update, exactly once
     ``handling(update_id, now)``: the unit every bot handler runs in (``scheduler.handling``)
 Guided steps
@@ -73,7 +80,7 @@ import secrets
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -88,6 +95,7 @@ from scheduler.localtime import (
     is_ambiguous,
     session_start,
     to_utc,
+    zone_info,
 )
 from scheduler.model import (
     DEFAULT_QUIET_HOURS,
@@ -116,6 +124,7 @@ from scheduler.store.family import (
     Rides,
 )
 from scheduler.store.inbox import Inbox, InviteFailures
+from scheduler.store.notes import Notes, Noticed, Win, WinSource
 from scheduler.store.people import People
 from scheduler.store.sessions import Sessions
 from scheduler.timeline import (
@@ -172,6 +181,10 @@ class ZoneRejected(CompanionError):
     """unknown_zone: not an IANA zone name this system knows."""
 
 
+class NoteRejected(CompanionError):
+    """empty | too_long: a note is one line of 1 to ``MAX_NOTE`` characters."""
+
+
 class ClaimResult(StrEnum):
     CLAIMED = "claimed"
     ALREADY_YOURS = "already_yours"
@@ -210,6 +223,19 @@ class Joined:
     outcome: JoinOutcome
     patient: Person | None
     link: LinkView | None
+
+
+class NoticeOutcome(StrEnum):
+    PASSED_ON = "passed_on"  # the patient gets it, with a button to keep it as a win
+    KEPT_PRIVATE = "kept_private"  # the patient has not turned these on: nothing stored or sent
+    NOT_LINKED = "not_linked"  # no active link to that patient (any more)
+
+
+@dataclass(frozen=True)
+class Noticing:
+    outcome: NoticeOutcome
+    patient: Person | None  # set only when passed on
+    noticed: Noticed | None
 
 
 @dataclass(frozen=True)
@@ -276,6 +302,7 @@ class Companion:
         self.deliveries = Deliveries(db, on_change=on_change)
         self.dialogs = Dialogs(db)
         self.inbox = Inbox(db)
+        self.notes = Notes(db)
 
     # -- one update, exactly once --------------------------------------------------------------
 
@@ -1002,6 +1029,7 @@ class Companion:
                 for item in self.deliveries.for_person(person_id)
             ],
             "dialog": {"step": dialog[0], "data": dialog[1]} if dialog else None,
+            **self._notes_export(person_id),
         }
 
     def forget(self, person_id: int, now: datetime) -> None:
@@ -1019,10 +1047,182 @@ class Companion:
             InviteFailures(self.db).forget(person.chat_id)
             self.inbox.forget_chat(person.chat_id)
             self.deliveries.forget_chat(person.chat_id)
+            self.notes.forget_author(person_id)  # their own notes cascade with them
             self.people.delete(person_id)
             for patient_id in helped:
                 self._replan(patient_id, now)
             self.db.scrub()  # runs right after this transaction commits
+
+    # -- between sessions: wins, check-in, checklist, "I noticed" ------------------------------
+
+    def note_win(
+        self,
+        patient_id: int,
+        text: str,
+        now: datetime,
+        *,
+        source: WinSource = WinSource.OWN,
+        from_id: int | None = None,
+        from_name: str | None = None,
+    ) -> Win:
+        """A win in the patient's own words (or a family member's, kept), on their local day.
+        ``NoteRejected`` for an empty or over-long line; a line break reads as a space."""
+        line = clean_note(text)
+        with self.db.transaction():
+            patient = self._patient(patient_id)
+            return self.notes.add_win(
+                patient_id,
+                _local_day(now, patient.zone),
+                line,
+                source,
+                now,
+                from_id=from_id,
+                from_name=from_name,
+            )
+
+    def tap_win(
+        self, patient_id: int, delivery_id: int, label: str, now: datetime
+    ) -> tuple[Win, bool] | None:
+        """One of the common small wins, tapped on the patient's own message: noted once a day
+        (a second tap of the same one is not a second win), with whether it is new. None when
+        the press is not valid."""
+        with self.db.transaction():
+            if self.own_delivery(patient_id, delivery_id) is None:
+                return None
+            patient = self._patient(patient_id)
+            day = _local_day(now, patient.zone)
+            if self.notes.has_win(patient_id, day, label):
+                same = [w for w in self.notes.wins(patient_id) if (w.day, w.text) == (day, label)]
+                return same[-1], False
+            return self.notes.add_win(patient_id, day, label, WinSource.BUTTON, now), True
+
+    def wins(self, patient_id: int) -> list[Win]:
+        """The patient's wins, oldest first."""
+        return self.notes.wins(patient_id)
+
+    def answer_checkin(self, patient_id: int, delivery_id: int, answer: str, now: datetime) -> bool:
+        """Tonight's check-in answered on the patient's own message; False when not valid."""
+        return self._answer(patient_id, delivery_id, "checkin", "evening", answer, now)
+
+    def answer_checklist(
+        self, patient_id: int, delivery_id: int, question: str, answer: str, now: datetime
+    ) -> bool:
+        """One checklist question answered on the patient's own message; False when not valid."""
+        return self._answer(patient_id, delivery_id, "checklist", question, answer, now)
+
+    def checklist_answers(self, patient_id: int, delivery_id: int) -> dict[str, str]:
+        """The answers given on one checklist message so far, by question."""
+        return {
+            item.question: item.answer
+            for item in self.notes.answers(patient_id, delivery_id=delivery_id)
+        }
+
+    def family_notes_on(self, patient_id: int) -> bool:
+        """Whether the patient receives "I noticed" lines from family (off until they say)."""
+        return self.notes.family_notes_on(patient_id)
+
+    def set_family_notes(self, patient_id: int, on: bool, now: datetime) -> None:
+        with self.db.transaction():
+            self._patient(patient_id)
+            self.notes.set_family_notes(patient_id, on)
+
+    def notice_target(self, family_id: int, delivery_id: int) -> Person | None:
+        """The patient an "I noticed" button (on the family member's own message) is about."""
+        delivery = self.own_delivery(family_id, delivery_id)
+        if delivery is None or delivery.patient_id is None or delivery.patient_id == family_id:
+            return None
+        return self.people.get(delivery.patient_id)
+
+    def notice(self, family_id: int, patient_id: int, text: str, now: datetime) -> Noticing:
+        """A family member's one line about something that looked easier. It is stored and
+        passed on only if the patient turned these on; otherwise nothing of it is kept.
+        ``NoteRejected`` for an empty or over-long line."""
+        line = clean_note(text)
+        with self.db.transaction():
+            linked = self.links.active_link(patient_id, family_id)
+            patient = self.people.get(patient_id)
+            if not linked or patient is None:
+                return Noticing(NoticeOutcome.NOT_LINKED, None, None)
+            if not self.notes.family_notes_on(patient_id) or patient.stopped:
+                return Noticing(NoticeOutcome.KEPT_PRIVATE, None, None)
+            member = self._get(family_id)
+            noticed = self.notes.add_noticed(patient_id, family_id, member.display_name, line, now)
+            return Noticing(NoticeOutcome.PASSED_ON, patient, noticed)
+
+    def keep_noticed(self, patient_id: int, noticed_id: int, now: datetime) -> Win | None:
+        """Keep a family member's line as a win, once; None for someone else's or a repeat."""
+        with self.db.transaction():
+            noticed = self.notes.noticed(noticed_id)
+            if noticed is None or noticed.patient_id != patient_id:
+                return None
+            if not self.notes.mark_kept(noticed_id, now):
+                return None
+            return self.note_win(
+                patient_id,
+                noticed.text,
+                now,
+                source=WinSource.FAMILY,
+                from_id=noticed.from_id,
+                from_name=noticed.from_name,
+            )
+
+    def _answer(
+        self,
+        patient_id: int,
+        delivery_id: int,
+        topic: str,
+        question: str,
+        answer: str,
+        now: datetime,
+    ) -> bool:
+        with self.db.transaction():
+            delivery = self.own_delivery(patient_id, delivery_id)
+            if delivery is None or delivery.patient_id != patient_id:
+                return False
+            self.notes.answer(
+                patient_id, delivery_id, delivery.session_id, topic, question, answer, now
+            )
+            return True
+
+    def _notes_export(self, person_id: int) -> dict[str, Any]:
+        """The between-sessions record: the patient's own, and the lines a family member sent
+        (without whether they were kept: nothing flows from the patient to the family)."""
+        return {
+            "family_notes_on": self.notes.family_notes_on(person_id),
+            "wins": [
+                {
+                    "day": win.day.isoformat(),
+                    "text": win.text,
+                    "source": win.source.value,
+                    "from": win.from_name,
+                    "created_at": _iso(win.created_at),
+                }
+                for win in self.notes.wins(person_id)
+            ],
+            "answers": [
+                {
+                    "topic": item.topic,
+                    "question": item.question,
+                    "answer": item.answer,
+                    "session_id": item.session_id,
+                    "answered_at": _iso(item.answered_at),
+                }
+                for item in self.notes.answers(person_id)
+            ],
+            "noticed_received": [
+                {
+                    "from": item.from_name,
+                    "text": item.text,
+                    "created_at": _iso(item.created_at),
+                    "kept_at": _iso(item.kept_at),
+                }
+                for item in self.notes.noticed_for(person_id)
+            ],
+            "noticed_sent": [
+                {"text": item.text, "created_at": _iso(item.created_at)}
+                for item in self.notes.noticed_by(person_id)
+            ],
+        }
 
     # -- series ------------------------------------------------------------------------------
 
@@ -1222,6 +1422,23 @@ def _check_zone(zone: str) -> None:
         raise ZoneRejected("not_a_region", str(exc)) from exc
     except ZoneError as exc:
         raise ZoneRejected("unknown_zone", str(exc)) from exc
+
+
+MAX_NOTE = 280  # characters: one line, as the message asks for
+
+
+def clean_note(text: str) -> str:
+    """A note as stored: one line, spaces collapsed. ``NoteRejected`` when empty or too long."""
+    line = " ".join(text.split())
+    if not line:
+        raise NoteRejected("empty")
+    if len(line) > MAX_NOTE:
+        raise NoteRejected("too_long", f"at most {MAX_NOTE} characters")
+    return line
+
+
+def _local_day(now: datetime, zone: str) -> date:
+    return now.astimezone(zone_info(zone)).date()
 
 
 def _iso(value: datetime | None) -> str | None:

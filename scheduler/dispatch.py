@@ -53,7 +53,8 @@ SESSION_MOVED = "session_moved"  # claimed for the session's old time; the new p
 QUIET_HOURS = "quiet_hours"  # held until the recipient's quiet hours end, or skipped if too late
 RENDER_ERROR = "render_error"
 RETRIES_EXHAUSTED = "retries_exhausted"
-# Planned before the clinic switched the message off in its catalog overlay (``enabled = false``).
+# Planned before the operator switched the message off: in the catalog overlay (``enabled =
+# false``), or an optional message turned off in the config (``checkin``, ``checklist``).
 SWITCHED_OFF = "switched_off"
 
 FIRST_BACKOFF = timedelta(seconds=30)
@@ -93,11 +94,14 @@ class Dispatcher:
         max_attempts: int = 6,
         rng: random.Random | None = None,
         now_fn: Callable[[], datetime] | None = None,
+        switched_off: frozenset[str] = frozenset(),
     ) -> None:
         """``crisis_line`` is one line for everyone, or the line for a reader's (locale, zone):
         the operator's lines by language and by country. ``now_fn`` tells the time an outcome
         arrived (the bot passes its clock's ``now``); without it the run's ``now`` stands in, so
-        tests need no clock."""
+        tests need no clock. ``switched_off``: timeline messages the operator turned off (issue
+        10's check-in and checklist); rows of them planned before are cancelled instead of
+        sent."""
         if max_attempts < 1:
             raise ValueError("max_attempts must be at least 1")
         self.deliveries = Deliveries(db)
@@ -117,6 +121,7 @@ class Dispatcher:
         self.max_attempts = max_attempts
         self.rng = rng if rng is not None else random.Random()
         self.now_fn = now_fn
+        self.switched_off = switched_off
 
     def _current(self, run_now: datetime) -> datetime:
         """The instant now, never before the run's: a send can take seconds (timeouts, a 429
@@ -181,6 +186,8 @@ class Dispatcher:
             return self._skip(row, EXPIRED)
         if row.body is not None:
             return await self._reply(row, row.body, now, held, attempt)
+        if row.message_id in self.switched_off:
+            return self._cancel(row, SWITCHED_OFF)
         ctx = store.render_context(row.id)
         if ctx is None:  # erased between claim and now: nothing left to record
             log.info("delivery %d: gone from the store before sending", row.id)
@@ -441,6 +448,9 @@ class Dispatcher:
             clinic_contact=self.clinic_contact,
             # A helper of two people reads whose message this is (issue 10).
             whose=ctx.patient_name if family and ctx.helping > 1 else None,
+            # The patient's own notes: never in a family message.
+            wins=0 if family else ctx.wins,
+            latest_win=None if family else ctx.latest_win,
         )
         rendered = render_delivery(self.catalog, facts)
         return OutgoingMessage(

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from messages import Rendered, Wording
-from messages.render import TimeInZone
+from messages.render import Markup, TimeInZone
 
 from scheduler.localtime import zone_info
 from scheduler.model import Role, Series, Session
@@ -66,6 +66,10 @@ class DeliveryFacts:
     # who helps more than one person (``family_whose`` heads the text); None for everyone else,
     # so a family member of one patient still reads "the person who invited you".
     whose: str | None = None
+    # The patient's notes of what got easier (issue 10), given back in patient messages only:
+    # how many, and the latest one's words.
+    wins: int = 0
+    latest_win: str | None = None
 
 
 def numbered_session(facts: DeliveryFacts) -> NumberedSession | None:
@@ -116,11 +120,14 @@ def delivery_values(facts: DeliveryFacts) -> dict[str, object]:
 def render_delivery(renderer: Renderer, facts: DeliveryFacts) -> Rendered:
     """The message as its reader gets it; ``KeyError``/``ValueError`` when the text needs a
     value this delivery cannot give."""
+    values = delivery_values(facts)
+    if facts.role is Role.PATIENT:
+        values["wins_given_back"] = given_back(renderer, facts)
     rendered = renderer.render_entry(
         facts.locale,
         facts.message_id,
         facts.wording,
-        delivery_values(facts),
+        values,
         with_driver=facts.driver_name is not None,
     )
     buttons = rendered.buttons
@@ -132,3 +139,13 @@ def render_delivery(renderer: Renderer, facts: DeliveryFacts) -> Rendered:
         heading = renderer.render_reply(facts.locale, WHOSE_REPLY, name=facts.whose)
         text = f"{heading}\n{text}"
     return Rendered(text=text, buttons=buttons)
+
+
+def given_back(renderer: Renderer, facts: DeliveryFacts) -> Markup:
+    """The sentence that gives the patient's wins back, on a line of its own; nothing when they
+    noted none, so the message reads as if the sentence were never there."""
+    if facts.wins <= 0 or facts.latest_win is None:
+        return Markup("")
+    key = "wins_given_back_one" if facts.wins == 1 else "wins_given_back"
+    sentence = renderer.render_reply(facts.locale, key, count=facts.wins, text=facts.latest_win)
+    return Markup("\n" + sentence)

@@ -284,6 +284,10 @@ def _plan_one(
     # resolve_offset, inlined: this runs twice for every planned row.
     if offset.clock is not None:
         due = wall_clock_offset(anchor, offset.days or 0, offset.clock, zone)
+        if not offset.days and due < anchor:
+            # "That evening" (+0d 19:30) after a session that ends later: at its end, never
+            # during it (tonight's check-in after an evening session).
+            due = anchor
     else:
         due = (anchor + offset.delta).astimezone(UTC)
     if expires.clock is not None:

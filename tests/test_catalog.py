@@ -82,6 +82,19 @@ def test_packaged_catalog_loads_with_every_timeline_entry_in_english() -> None:
         "got_it": "Got it",
         "snooze_30": "Remind me in 30 min",
         "ride": "I can drive",
+        # issue 10: notes, check-in, checklist
+        "win_dressed": "Got dressed",
+        "win_outside": "Went outside",
+        "win_called": "Called someone",
+        "win_cooked": "Cooked something",
+        "win_chore": "Did a chore",
+        "win_own": "Write my own",
+        "checkin_fine": "Fine",
+        "checkin_side_effects": "Some side effects",
+        "checkin_not_ok": "Not OK",
+        "checklist_ride_yes": "Yes, it's arranged",
+        "checklist_ride_no": "Not yet",
+        "noticed": "I noticed something",
     }
     assert {"help", "private_only", "unknown_text"} <= catalog.locales["en"].replies.keys()
 
@@ -512,7 +525,7 @@ def test_check_command_reports_ok_and_problems(
 ) -> None:
     """``python -m messages`` prints a summary, or every problem with exit status 1."""
     assert check_main([]) == 0
-    assert "catalog ok: 18 timeline entries; locales: en" in capsys.readouterr().out
+    assert "catalog ok: 20 timeline entries; locales: en" in capsys.readouterr().out
     write(override / "locales" / "en.toml", '[messages.last_steps]\nplain = "<b>x"\n')
     assert check_main([str(override)]) == 1
     assert "[messages.last_steps] plain: unclosed <b>" in capsys.readouterr().err

@@ -186,3 +186,24 @@ def test_a_claimed_ride_shows_as_covered_to_the_second_family_member(
     for text in to_priya:
         assert "Maya" not in text or "invited you" in text
         assert not [word for word in FAMILY_NEVER if word in text.lower()], text
+
+
+def test_between_sessions_a_win_is_given_back_a_check_in_answered_and_one_i_noticed(
+    run: tuple[int, str, str],
+) -> None:
+    """Issue 10 on stage: Maya writes a win and keeps it, it comes back in a later message; she
+    answers a check-in "Some side effects"; Sam's one "I noticed" reaches her and she keeps it."""
+    _, out, _ = run
+    entries = blocks(out)
+    said = texts(entries, "Maya -> bot")
+    to_maya = " | ".join(texts(entries, "bot -> Maya"))
+    assert "Made breakfast and ate it at the table" in said
+    assert "(the message changes to:) Kept." in to_maya
+    assert "You noted 3 things that got easier, the latest:" in to_maya
+    assert "taps [Some side effects]" in said
+    assert "usually fade within hours" in to_maya
+    assert "Sam noticed something that looked easier for you" in to_maya
+    assert "taps [Keep as a win]" in said
+    to_sam = " | ".join(texts(entries, "bot -> Sam"))
+    assert "passed it on" in to_sam
+    assert "Made breakfast" not in to_sam and "You noted" not in to_sam

@@ -237,7 +237,9 @@ async def test_a_session_moved_after_its_row_was_claimed_is_not_sent(
         moved = rows[new_key]
         assert moved.status.value == "pending" and moved.due_at == berlin(2, 20)
         await dispatcher.dispatch_due(moved.due_at)
-        assert [m.delivery_id for m in sender.sent[already:]] == [moved.id]
+        # The evening-before checklist (issue 10) is due at the same instant, after it.
+        checklist = rows[f"s{session.id}@2026-12-03T10:00:checklist:p{patient.id}"]
+        assert [m.delivery_id for m in sender.sent[already:]] == [moved.id, checklist.id]
     finally:
         db.close()
 

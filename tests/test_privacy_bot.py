@@ -39,6 +39,11 @@ ABOUT_PERSON = {
     "invite_failures": "chat_id = :chat",
     # Updates still waiting to be handled hold what people wrote; handled ones keep no payload.
     "inbox": "payload LIKE '%' || :chat || '%' OR chat_id = :chat",
+    # issue 10: notes, check-in, checklist ("I noticed" lines name who sent them).
+    "wins": "patient_id = :id OR from_id = :id",
+    "answers": "patient_id = :id",
+    "noticed": "patient_id = :id OR from_id = :id",
+    "note_settings": "person_id = :id",
 }
 
 
@@ -69,6 +74,12 @@ async def setup(h: BotHarness) -> tuple[Person, Person]:
     family = companion.person_by_chat(FAMILY)
     assert family is not None
     assert companion.claim_ride(family.id, first.id, RIDE_DUE) == "claimed"
+    # issue 10: a win, a family line kept as a win and one still waiting.
+    companion.note_win(patient.id, "Walked the dog", RIDE_DUE)
+    companion.set_family_notes(patient.id, True, RIDE_DUE)
+    kept = companion.notice(family.id, patient.id, "Laughed at dinner", RIDE_DUE).noticed
+    assert kept is not None and companion.keep_noticed(patient.id, kept.id, RIDE_DUE)
+    companion.notice(family.id, patient.id, "Cooked lunch", RIDE_DUE)
     return patient, family
 
 

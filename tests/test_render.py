@@ -27,6 +27,7 @@ VALUES: dict[str, object] = {
     "crisis_line": "988",
     "patient_name": "Alex",
     "driver_name": "Sam",
+    "wins_given_back": "",
 }
 
 

@@ -109,62 +109,74 @@ IV_SERIES_WITH_FAMILY = """
     Sun 2026-11-29 18:00 +01:00  family   s1  family_ride
     Sun 2026-11-29 19:30 +01:00  patient  s1  ride_unclaimed
     Sun 2026-11-29 20:00 +01:00  patient  s1  rest_up
+    Sun 2026-11-29 20:00 +01:00  patient  s1  checklist
     Mon 2026-11-30 08:00 +01:00  patient  s1  calm_start
     Mon 2026-11-30 09:30 +01:00  patient  s1  last_steps
     Mon 2026-11-30 11:40 +01:00  patient  s1  dont_drive
     Mon 2026-11-30 11:40 +01:00  family   s1  family_today
     Mon 2026-11-30 13:40 +01:00  patient  s1  use_the_window
+    Mon 2026-11-30 19:30 +01:00  patient  s1  checkin
     Tue 2026-12-01 09:00 +01:00  patient  s1  function_first
     Tue 2026-12-01 10:00 +01:00  family   s1  family_next_day
     Tue 2026-12-01 18:00 +01:00  family   s2  family_ride
     Tue 2026-12-01 19:30 +01:00  patient  s2  ride_unclaimed
     Tue 2026-12-01 20:00 +01:00  patient  s2  rest_up
+    Tue 2026-12-01 20:00 +01:00  patient  s2  checklist
     Wed 2026-12-02 08:00 +01:00  patient  s2  calm_start
     Wed 2026-12-02 09:30 +01:00  patient  s2  last_steps
     Wed 2026-12-02 11:40 +01:00  patient  s2  dont_drive
     Wed 2026-12-02 11:40 +01:00  family   s2  family_today
     Wed 2026-12-02 13:40 +01:00  patient  s2  use_the_window
+    Wed 2026-12-02 19:30 +01:00  patient  s2  checkin
     Thu 2026-12-03 09:00 +01:00  patient  s2  function_first
     Thu 2026-12-03 10:00 +01:00  family   s2  family_next_day
     Thu 2026-12-03 17:00 +01:00  patient  s2  if_worse
     Thu 2026-12-03 18:00 +01:00  family   s3  family_ride
     Thu 2026-12-03 19:30 +01:00  patient  s3  ride_unclaimed
     Thu 2026-12-03 20:00 +01:00  patient  s3  rest_up
+    Thu 2026-12-03 20:00 +01:00  patient  s3  checklist
     Fri 2026-12-04 08:00 +01:00  patient  s3  calm_start
     Fri 2026-12-04 09:30 +01:00  patient  s3  last_steps
     Fri 2026-12-04 11:40 +01:00  patient  s3  dont_drive
     Fri 2026-12-04 11:40 +01:00  family   s3  family_today
     Fri 2026-12-04 13:40 +01:00  patient  s3  use_the_window
+    Fri 2026-12-04 19:30 +01:00  patient  s3  checkin
     Sat 2026-12-05 09:00 +01:00  patient  s3  function_first
     Sat 2026-12-05 10:00 +01:00  family   s3  family_next_day
     Sun 2026-12-06 18:00 +01:00  family   s4  family_ride
     Sun 2026-12-06 19:30 +01:00  patient  s4  ride_unclaimed
     Sun 2026-12-06 20:00 +01:00  patient  s4  rest_up
+    Sun 2026-12-06 20:00 +01:00  patient  s4  checklist
     Mon 2026-12-07 08:00 +01:00  patient  s4  calm_start
     Mon 2026-12-07 09:30 +01:00  patient  s4  last_steps
     Mon 2026-12-07 11:40 +01:00  patient  s4  dont_drive
     Mon 2026-12-07 11:40 +01:00  family   s4  family_today
     Mon 2026-12-07 13:40 +01:00  patient  s4  use_the_window
+    Mon 2026-12-07 19:30 +01:00  patient  s4  checkin
     Tue 2026-12-08 09:00 +01:00  patient  s4  function_first
     Tue 2026-12-08 10:00 +01:00  family   s4  family_next_day
     Tue 2026-12-08 18:00 +01:00  family   s5  family_ride
     Tue 2026-12-08 19:30 +01:00  patient  s5  ride_unclaimed
     Tue 2026-12-08 20:00 +01:00  patient  s5  rest_up
+    Tue 2026-12-08 20:00 +01:00  patient  s5  checklist
     Wed 2026-12-09 08:00 +01:00  patient  s5  calm_start
     Wed 2026-12-09 09:30 +01:00  patient  s5  last_steps
     Wed 2026-12-09 11:40 +01:00  patient  s5  dont_drive
     Wed 2026-12-09 11:40 +01:00  family   s5  family_today
     Wed 2026-12-09 13:40 +01:00  patient  s5  use_the_window
+    Wed 2026-12-09 19:30 +01:00  patient  s5  checkin
     Thu 2026-12-10 09:00 +01:00  patient  s5  function_first
     Thu 2026-12-10 10:00 +01:00  family   s5  family_next_day
     Thu 2026-12-10 18:00 +01:00  family   s6  family_ride
     Thu 2026-12-10 19:30 +01:00  patient  s6  ride_unclaimed
     Thu 2026-12-10 20:00 +01:00  patient  s6  rest_up
+    Thu 2026-12-10 20:00 +01:00  patient  s6  checklist
     Fri 2026-12-11 08:00 +01:00  patient  s6  calm_start
     Fri 2026-12-11 09:30 +01:00  patient  s6  last_steps
     Fri 2026-12-11 11:40 +01:00  patient  s6  dont_drive
     Fri 2026-12-11 11:40 +01:00  family   s6  family_today
     Fri 2026-12-11 13:40 +01:00  patient  s6  use_the_window
+    Fri 2026-12-11 19:30 +01:00  patient  s6  checkin
     Sat 2026-12-12 09:00 +01:00  patient  s6  function_first
     Sat 2026-12-12 10:00 +01:00  family   s6  family_next_day
     Sat 2026-12-12 11:00 +01:00  patient  s6  keep_building
@@ -192,41 +204,53 @@ NASAL_STARTS = [
 NASAL_SERIES = """
     Sun 2026-11-29 10:00 +01:00  patient  s1  provider_first
     Mon 2026-11-30 20:00 +01:00  patient  s1  rest_up_nasal
+    Mon 2026-11-30 20:00 +01:00  patient  s1  checklist
     Tue 2026-12-01 11:00 +01:00  patient  s1  calm_start_nasal
     Tue 2026-12-01 13:30 +01:00  patient  s1  last_steps
     Tue 2026-12-01 16:00 +01:00  patient  s1  dont_drive_nasal
     Tue 2026-12-01 18:00 +01:00  patient  s1  use_the_window
+    Tue 2026-12-01 19:30 +01:00  patient  s1  checkin
     Wed 2026-12-02 09:00 +01:00  patient  s1  function_first
     Thu 2026-12-03 20:00 +01:00  patient  s2  rest_up_nasal
+    Thu 2026-12-03 20:00 +01:00  patient  s2  checklist
     Fri 2026-12-04 11:00 +01:00  patient  s2  calm_start_nasal
     Fri 2026-12-04 13:30 +01:00  patient  s2  last_steps
     Fri 2026-12-04 16:00 +01:00  patient  s2  dont_drive_nasal
     Fri 2026-12-04 18:00 +01:00  patient  s2  use_the_window
+    Fri 2026-12-04 19:30 +01:00  patient  s2  checkin
     Sat 2026-12-05 09:00 +01:00  patient  s2  function_first
     Sat 2026-12-05 17:00 +01:00  patient  s2  if_worse
     Mon 2026-12-07 20:00 +01:00  patient  s3  rest_up_nasal
+    Mon 2026-12-07 20:00 +01:00  patient  s3  checklist
     Tue 2026-12-08 11:00 +01:00  patient  s3  calm_start_nasal
     Tue 2026-12-08 13:30 +01:00  patient  s3  last_steps
     Tue 2026-12-08 16:00 +01:00  patient  s3  dont_drive_nasal
     Tue 2026-12-08 18:00 +01:00  patient  s3  use_the_window
+    Tue 2026-12-08 19:30 +01:00  patient  s3  checkin
     Wed 2026-12-09 09:00 +01:00  patient  s3  function_first
     Thu 2026-12-10 20:00 +01:00  patient  s4  rest_up_nasal
+    Thu 2026-12-10 20:00 +01:00  patient  s4  checklist
     Fri 2026-12-11 11:00 +01:00  patient  s4  calm_start_nasal
     Fri 2026-12-11 13:30 +01:00  patient  s4  last_steps
     Fri 2026-12-11 16:00 +01:00  patient  s4  dont_drive_nasal
     Fri 2026-12-11 18:00 +01:00  patient  s4  use_the_window
+    Fri 2026-12-11 19:30 +01:00  patient  s4  checkin
     Sat 2026-12-12 09:00 +01:00  patient  s4  function_first
     Mon 2026-12-14 20:00 +01:00  patient  s5  rest_up_nasal
+    Mon 2026-12-14 20:00 +01:00  patient  s5  checklist
     Tue 2026-12-15 11:00 +01:00  patient  s5  calm_start_nasal
     Tue 2026-12-15 13:30 +01:00  patient  s5  last_steps
     Tue 2026-12-15 16:00 +01:00  patient  s5  dont_drive_nasal
     Tue 2026-12-15 18:00 +01:00  patient  s5  use_the_window
+    Tue 2026-12-15 19:30 +01:00  patient  s5  checkin
     Wed 2026-12-16 09:00 +01:00  patient  s5  function_first
     Thu 2026-12-17 20:00 +01:00  patient  s6  rest_up_nasal
+    Thu 2026-12-17 20:00 +01:00  patient  s6  checklist
     Fri 2026-12-18 11:00 +01:00  patient  s6  calm_start_nasal
     Fri 2026-12-18 13:30 +01:00  patient  s6  last_steps
     Fri 2026-12-18 16:00 +01:00  patient  s6  dont_drive_nasal
     Fri 2026-12-18 18:00 +01:00  patient  s6  use_the_window
+    Fri 2026-12-18 19:30 +01:00  patient  s6  checkin
     Sat 2026-12-19 09:00 +01:00  patient  s6  function_first
     Sat 2026-12-19 11:00 +01:00  patient  s6  keep_building
 """
@@ -243,22 +267,26 @@ BERLIN_PATIENT_NEW_YORK_FAMILY = """
     Sat 2026-11-28 10:00 +01:00  patient  s1  provider_first
     Sun 2026-11-29 19:30 +01:00  patient  s1  ride_unclaimed
     Sun 2026-11-29 20:00 +01:00  patient  s1  rest_up
+    Sun 2026-11-29 20:00 +01:00  patient  s1  checklist
     Sun 2026-11-29 18:00 -05:00  family   s1  family_ride
     Mon 2026-11-30 08:00 +01:00  patient  s1  calm_start
     Mon 2026-11-30 09:30 +01:00  patient  s1  last_steps
     Mon 2026-11-30 11:40 +01:00  patient  s1  dont_drive
     Mon 2026-11-30 13:40 +01:00  patient  s1  use_the_window
     Mon 2026-11-30 08:00 -05:00  family   s1  family_today
+    Mon 2026-11-30 19:30 +01:00  patient  s1  checkin
     Tue 2026-12-01 09:00 +01:00  patient  s1  function_first
     Tue 2026-12-01 10:00 -05:00  family   s1  family_next_day
     Tue 2026-12-01 19:30 +01:00  patient  s2  ride_unclaimed
     Tue 2026-12-01 20:00 +01:00  patient  s2  rest_up
+    Tue 2026-12-01 20:00 +01:00  patient  s2  checklist
     Tue 2026-12-01 18:00 -05:00  family   s2  family_ride
     Wed 2026-12-02 08:00 +01:00  patient  s2  calm_start
     Wed 2026-12-02 09:30 +01:00  patient  s2  last_steps
     Wed 2026-12-02 11:40 +01:00  patient  s2  dont_drive
     Wed 2026-12-02 13:40 +01:00  patient  s2  use_the_window
     Wed 2026-12-02 08:00 -05:00  family   s2  family_today
+    Wed 2026-12-02 19:30 +01:00  patient  s2  checkin
     Thu 2026-12-03 09:00 +01:00  patient  s2  function_first
     Thu 2026-12-03 11:00 +01:00  patient  s2  keep_building
     Thu 2026-12-03 10:00 -05:00  family   s2  family_next_day
@@ -312,12 +340,14 @@ def test_catch_up_sends_what_is_still_relevant_now_and_skips_the_rest() -> None:
         Sun 2026-11-29 18:00 +01:00  family   s1  family_ride      SKIPPED expired
         Sun 2026-11-29 19:30 +01:00  patient  s1  ride_unclaimed   SKIPPED expired
         Sun 2026-11-29 20:00 +01:00  patient  s1  rest_up          SKIPPED expired
+        Sun 2026-11-29 20:00 +01:00  patient  s1  checklist        SKIPPED expired
         Mon 2026-11-30 09:00 +01:00  patient  s1  calm_start
         Mon 2026-11-30 09:00 +01:00  family   -   family_welcome
         Mon 2026-11-30 09:30 +01:00  patient  s1  last_steps
         Mon 2026-11-30 11:40 +01:00  patient  s1  dont_drive
         Mon 2026-11-30 11:40 +01:00  family   s1  family_today
         Mon 2026-11-30 13:40 +01:00  patient  s1  use_the_window
+        Mon 2026-11-30 19:30 +01:00  patient  s1  checkin
         Tue 2026-12-01 09:00 +01:00  patient  s1  function_first
         Tue 2026-12-01 10:00 +01:00  family   s1  family_next_day
         Tue 2026-12-01 11:00 +01:00  patient  s1  keep_building

@@ -12,7 +12,7 @@ from datetime import time, timedelta
 from bot.ui.keyboards import SETTING, STOP_NO, STOP_YES, stacked
 from bot.ui.turn import Keyboard, Turn
 from messages import Wording
-from scheduler.model import Person, QuietHours
+from scheduler.model import Person, QuietHours, Role
 
 DEFAULT_PAUSE_DAYS = 3
 MAX_PAUSE_DAYS = 30
@@ -122,7 +122,16 @@ def settings_keyboard(turn: Turn, person: Person) -> Keyboard:
         ((_CHECK if code == person.locale else "") + texts.name, f"set:l:{code}")
         for code, texts in sorted(turn.catalog.locales.items())
     ]
-    return [quiet[:2], quiet[2:], wording, languages]
+    rows = [quiet[:2], quiet[2:], wording, languages]
+    if person.role is Role.PATIENT:  # issue 10: "I noticed" lines from family, off by default
+        on = turn.companion.family_notes_on(person.id)
+        rows.append(
+            [
+                option("settings_noticed_on", "set:n:on", on),
+                option("settings_noticed_off", "set:n:off", not on),
+            ]
+        )
+    return rows
 
 
 def settings(turn: Turn) -> None:
@@ -153,6 +162,10 @@ def setting_button(turn: Turn) -> None:
         changed = value != person.locale
         if changed:
             companion.set_locale(person.id, value, now)
+    elif what == "n" and value in ("on", "off") and person.role is Role.PATIENT:
+        changed = (value == "on") != companion.family_notes_on(person.id)
+        if changed:
+            companion.set_family_notes(person.id, value == "on", now)
     else:
         turn.stale()
         return

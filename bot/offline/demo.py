@@ -219,7 +219,9 @@ class Demo:
 
     async def tap(self, chat_id: int, data: str, label: str) -> None:
         self._person(chat_id, self.words.taps.format(label=label))
-        if not data.startswith(("ob:", "fj:", "fa:")):  # the footer lists the reminders' buttons
+        if not data.startswith(
+            ("ob:", "fj:", "fa:", "set:", "wk", "nk:")
+        ):  # the footer lists the reminders' buttons
             self.result.taps.append(self.words.tapped.format(name=self.names[chat_id], label=label))
         await self._feed(self.api.make_callback(chat_id, data, user=self.users[chat_id]), chat_id)
 
@@ -344,6 +346,51 @@ class Demo:
                 self._once("got_it", timedelta(minutes=4), lambda: self.tap_exact(MAYA_ID, got_it))
             else:
                 self._once("snooze", timedelta(minutes=2), lambda: self.tap_exact(MAYA_ID, snooze))
+        self._react_between_sessions(chat_id, data)
+
+    def _react_between_sessions(self, chat_id: int, data: list[str]) -> None:
+        """Issue 10: Maya notes what got easier (her own words once, a button the next time),
+        answers the first check-in and checklist; Sam sends one "I noticed", which Maya keeps."""
+        if chat_id == MAYA_ID and any(d.startswith("win_own:") for d in data):
+            if "win_own" not in self._reacted:
+                self._once("win_own", timedelta(minutes=40), self._write_a_win)
+            else:
+                self._once(
+                    "win_tap",
+                    timedelta(minutes=25),
+                    lambda: self.tap_button(MAYA_ID, "win_called:"),
+                )
+        if chat_id == MAYA_ID and any(d.startswith("checkin_side_effects:") for d in data):
+            self._once(
+                "checkin",
+                timedelta(minutes=12),
+                lambda: self.tap_button(MAYA_ID, "checkin_side_effects:"),
+            )
+        if chat_id == MAYA_ID and any(d.startswith("checklist_ride_yes:") for d in data):
+            self._once("checklist", timedelta(minutes=5), self._answer_checklist)
+        if chat_id == SAM_ID and any(d.startswith("noticed:") for d in data):
+            self._once("noticed", timedelta(hours=3), self._notice)
+        if chat_id == MAYA_ID and any(d.startswith("nk:") for d in data):
+            self._once(
+                "keep_noticed", timedelta(minutes=8), lambda: self.tap_button(MAYA_ID, "nk:")
+            )
+
+    async def _write_a_win(self) -> None:
+        await self.tap_button(MAYA_ID, "win_own:")
+        self.at(self.clock.now() + timedelta(minutes=2))
+        await self.say(MAYA_ID, self.words.win)
+        self.at(self.clock.now() + timedelta(minutes=1))
+        await self.tap_button(MAYA_ID, "wk")
+
+    async def _answer_checklist(self) -> None:
+        for prefix in ("checklist_ride_yes:", "checklist_meds_yes:", "checklist_elevated_no:"):
+            await self.tap_button(MAYA_ID, prefix)
+            self.at(self.clock.now() + timedelta(minutes=1))
+
+    async def _notice(self) -> None:
+        await self.tap_button(SAM_ID, "noticed:")
+        self.at(self.clock.now() + timedelta(minutes=3))
+        await self.say(SAM_ID, self.words.noticed)
 
     async def tap_exact(self, chat_id: int, data: str) -> None:
         label = next(
@@ -417,6 +464,11 @@ async def play(demo: Demo) -> None:
     await demo.tap_button(SAM_ID, "fj:")
     demo.at(minute(24))
     await demo.tap_button(MAYA_ID, "fa:")
+    # Issue 10: Maya lets family notes reach her ("I noticed"; off unless she turns it on).
+    demo.at(minute(26))
+    await demo.say(MAYA_ID, "/settings")
+    demo.at(minute(27))
+    await demo.tap_button(MAYA_ID, "set:n:on")
 
     # Issue 10: Maya invites her sister Priya too, so a claimed ride can show as covered.
     demo.at(minute(30))

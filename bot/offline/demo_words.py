@@ -21,6 +21,8 @@ class DemoWords:
     second_family: str  # five letters at most
     first_session: str  # what the patient types for her first session
     series: str  # and the repeat that completes the series
+    win: str  # what the patient writes down as easier today
+    noticed: str  # what a family member noticed
     forwards: str  # stage direction: the patient passes the invite link on
     sends_second: str  # stage direction: a second link goes to the second family member
     opened_link: str  # how a family member's "/start <token>" is shown
@@ -64,6 +66,8 @@ ENGLISH = DemoWords(
     second_family="Priya",
     first_session="tomorrow 10:00",
     series="tue thu, 3 sessions",  # the first session and two more: Tue, Thu, Tue
+    win="Made breakfast and ate it at the table",
+    noticed="She hummed while making coffee this morning",
     forwards="Maya forwards the link to Sam, who opens it a little later.",
     sends_second="Maya sends the new link to her sister Priya.",
     opened_link="/start  (opened from Maya's link)",
@@ -125,6 +129,8 @@ SPANISH = DemoWords(
     second_family="Elena",
     first_session="mañana 10:00",
     series="mar jue, 3 sesiones",  # la primera sesión y dos más: mar, jue, mar
+    win="Me hice el desayuno y me lo tomé sentada a la mesa",
+    noticed="Esta mañana tarareaba mientras hacía el café",
     forwards="Inés le reenvía el enlace a Raúl, que lo abre un rato después.",
     sends_second="Inés le manda el enlace nuevo a su hermana Elena.",
     opened_link="/start  (abierto desde el enlace de Inés)",

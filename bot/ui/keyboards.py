@@ -33,6 +33,16 @@ on a new row.
     set:l:<locale code>     language
     got_it:<delivery id>  snooze_30:<delivery id>  ride:<delivery id>   on timed messages
                             (encoded and read by bot.sender: callback_data, parse_callback_data)
+    issue 10 (notes, check-in, checklist), also ``<action>:<delivery id>`` on timed messages:
+    win_<what>:<id>         a common small win, noted at once (function_first)
+    win_own:<id>            write my own: the next text is the note
+    checkin_<answer>:<id>   tonight's check-in answered: fine | side_effects | not_ok
+    checklist_<q>_<yes|no>:<id>  a checklist answer: ride | meds | elevated
+    noticed:<id>            a family member's "I noticed something" (family_next_day)
+    and on replies:
+    wk / wd                 keep / discard the note just written (its text is in the step)
+    nk:<noticed id>         keep a family member's line as a win (patient)
+    set:n:<on|off>          /settings: receive "I noticed" lines from family
 """
 
 from __future__ import annotations
@@ -91,7 +101,7 @@ RIDE_YES_PREFIX, RIDE_NO_PREFIX = "rc_y", "rc_n"
 RIDE_ANSWER = re.compile(rf"^(?P<answer>rc_[yn]):{_ID}:(?P<stamp>\d{{12}}f?)$")
 STOP_YES, STOP_NO = "stop_y", "stop_n"
 FORGET_YES, FORGET_NO = "forget_y", "forget_n"
-SETTING = re.compile(r"^set:(?P<what>[qwl]):(?P<value>[A-Za-z0-9_-]{1,16})$")
+SETTING = re.compile(r"^set:(?P<what>[qwln]):(?P<value>[A-Za-z0-9_-]{1,16})$")
 # The buttons the sender puts on timed messages (``bot.sender.callback_data`` encodes them).
 DELIVERY_ACTIONS = ("got_it", "snooze_30", "ride")
 DELIVERY_PATTERN = rf"^(?:{'|'.join(DELIVERY_ACTIONS)}):"
@@ -160,3 +170,45 @@ def confirm_keyboard(turn: Turn, yes: tuple[str, str], no: tuple[str, str]) -> K
 def stacked(turn: Turn, *buttons: tuple[str, str]) -> Keyboard:
     """One button a row: (label key, callback data) each."""
     return [[(turn.label(key), data)] for key, data in buttons]
+
+
+# -- issue 10: notes, check-in, checklist ---------------------------------------------------------
+
+# The common small wins on the next-morning message; the button id is the action, its label the
+# win as noted.
+WIN_BUTTONS = ("win_dressed", "win_outside", "win_called", "win_cooked", "win_chore")
+WIN_OWN = "win_own"
+CHECKIN_ANSWERS = ("fine", "side_effects", "not_ok")
+# The checklist's questions in the order asked; the answer that only ever leads to "tell your
+# clinic before the session starts".
+CHECKLIST_QUESTIONS = ("ride", "meds", "elevated")
+CHECKLIST_WORRYING = {"ride": "no", "meds": "no", "elevated": "yes"}
+NOTICED = "noticed"
+NOTES_ACTIONS = (
+    *WIN_BUTTONS,
+    WIN_OWN,
+    *(f"checkin_{answer}" for answer in CHECKIN_ANSWERS),
+    *(f"checklist_{q}_{a}" for q in CHECKLIST_QUESTIONS for a in ("yes", "no")),
+    NOTICED,
+)
+NOTES_PATTERN = rf"^(?:{'|'.join(NOTES_ACTIONS)}):"
+WIN_KEEP, WIN_DISCARD = "wk", "wd"
+NOTICED_KEEP = re.compile(rf"^nk:{_ID}$")
+
+
+def checklist_keyboard(turn: Turn, question: str, delivery_id: int) -> Keyboard:
+    """Yes and No for one checklist question, on the message it was asked in."""
+    return stacked(
+        turn,
+        (f"checklist_{question}_yes", f"checklist_{question}_yes:{delivery_id}"),
+        (f"checklist_{question}_no", f"checklist_{question}_no:{delivery_id}"),
+    )
+
+
+def win_keyboard(turn: Turn) -> Keyboard:
+    return confirm_keyboard(turn, ("win_keep", WIN_KEEP), ("win_discard", WIN_DISCARD))
+
+
+def noticed_keyboard(label: str, noticed_id: int) -> Keyboard:
+    """For the patient, in their language (``label`` is theirs, not the sender's)."""
+    return [[(label, f"nk:{noticed_id}")]]

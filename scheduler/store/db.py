@@ -266,6 +266,50 @@ MIGRATIONS: tuple[str, ...] = (
     UPDATE inbox SET seq = update_id;
     CREATE INDEX inbox_seq ON inbox(seq) WHERE status = 'pending';
     """,
+    # issue 10 (notes): what got easier, check-in and checklist answers, "I noticed" lines from
+    # family, and whether the patient receives those. All the patient's, so they cascade with
+    # the patient; a win kept from a family member outlives that member's erasure, nameless.
+    """
+    CREATE TABLE wins (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        patient_id INTEGER NOT NULL REFERENCES people(id) ON DELETE CASCADE,
+        day TEXT NOT NULL,
+        text TEXT NOT NULL,
+        source TEXT NOT NULL CHECK (source IN ('own', 'button', 'family')),
+        from_id INTEGER REFERENCES people(id) ON DELETE SET NULL,
+        from_name TEXT,
+        created_at TEXT NOT NULL
+    );
+    CREATE INDEX wins_patient ON wins(patient_id, id);
+    CREATE INDEX wins_from ON wins(from_id) WHERE from_id IS NOT NULL;
+    CREATE TABLE answers (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        patient_id INTEGER NOT NULL REFERENCES people(id) ON DELETE CASCADE,
+        delivery_id INTEGER NOT NULL,
+        session_id INTEGER REFERENCES sessions(id) ON DELETE SET NULL,
+        topic TEXT NOT NULL CHECK (topic IN ('checkin', 'checklist')),
+        question TEXT NOT NULL,
+        answer TEXT NOT NULL,
+        answered_at TEXT NOT NULL,
+        UNIQUE (delivery_id, question)
+    );
+    CREATE INDEX answers_patient ON answers(patient_id);
+    CREATE TABLE noticed (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        patient_id INTEGER NOT NULL REFERENCES people(id) ON DELETE CASCADE,
+        from_id INTEGER REFERENCES people(id) ON DELETE CASCADE,
+        from_name TEXT NOT NULL,
+        text TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        kept_at TEXT
+    );
+    CREATE INDEX noticed_patient ON noticed(patient_id);
+    CREATE INDEX noticed_from ON noticed(from_id);
+    CREATE TABLE note_settings (
+        person_id INTEGER PRIMARY KEY REFERENCES people(id) ON DELETE CASCADE,
+        family_notes INTEGER NOT NULL DEFAULT 0
+    );
+    """,
 )
 
 

@@ -103,6 +103,9 @@ class RenderContext:
     series_planned: int | None
     patient_name: str
     helping: int = 1  # active links of a family recipient: more than one, and texts say whose
+    # The patient's wins (issue 10), read only when the recipient is the patient.
+    wins: int = 0
+    latest_win: str | None = None
 
 
 @dataclass(frozen=True)
@@ -472,6 +475,14 @@ class Deliveries:
             if row["series_ref"] is not None
             else []
         )
+        wins, latest_win = 0, None
+        if row["recipient_id"] == row["patient_id"]:
+            given = conn.execute(
+                "SELECT count(*) AS n, (SELECT text FROM wins WHERE patient_id = ?"
+                " ORDER BY id DESC LIMIT 1) AS latest FROM wins WHERE patient_id = ?",
+                (row["patient_id"], row["patient_id"]),
+            ).fetchone()
+            wins, latest_win = int(given["n"]), given["latest"]
         session = None
         if row["session_id"] is not None:
             session = _session(
@@ -500,6 +511,8 @@ class Deliveries:
             series_planned=row["series_planned"],
             patient_name=row["patient_name"] or "",
             helping=int(row["helping"]),
+            wins=wins,
+            latest_win=latest_win,
         )
 
     # -- for the bot -----------------------------------------------------------------------
