@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from bot.handlers.control import parse_pause_days
 from bot.offline.fake_api import JSON, Call
 from bot.settings import Settings
 from scheduler.model import DEFAULT_CRISIS_LINE
@@ -282,3 +283,8 @@ def test_the_built_in_crisis_line_is_worded_in_spanish_only_while_it_is_the_defa
     assert Settings(crisis_lines=(("es", "024"),)).crisis_line_for("es") == "024"
     by_country = Settings(crisis_lines_by_country=(("GB", "116 123"),))
     assert by_country.crisis_line_for("es", "Europe/London") == "116 123"
+
+
+@pytest.mark.parametrize(("args", "days"), [(["5", "días"], 5), (["1", "día"], 1), (["7dias"], 7)])
+def test_pause_takes_days_in_spanish(args: list[str], days: int) -> None:
+    assert parse_pause_days(args) == days

@@ -22,12 +22,13 @@ QUIET_PRESETS: dict[str, QuietHours | None] = {
     "2300": QuietHours(time(23, 0), time(9, 0)),
     "off": None,
 }
-_PAUSE_ARG = re.compile(r"^(?P<days>\d{1,3})\s*(?:d|days?)?$")
+_PAUSE_ARG = re.compile(r"^(?P<days>\d{1,3})\s*(?:d|days?|d[ií]as?)?$")  # also "5 días"
 _CHECK = "✓ "
 
 
 def parse_pause_days(args: list[str]) -> int | None:
-    """Days to pause from ``/pause`` arguments: none -> 3; ``5``, ``5d``, ``5 days``; else None."""
+    """Days to pause from ``/pause`` arguments: none -> 3; ``5``, ``5d``, ``5 days``, ``5 días``;
+    else None."""
     if not args:
         return DEFAULT_PAUSE_DAYS
     match = _PAUSE_ARG.match(" ".join(args).strip().lower())
