@@ -36,7 +36,9 @@ Family
     ``release_ride(family_person_id, session_id, now) -> bool``,
     ``driver_for(session_id) -> Person | None``
     ``promised_rides(driver_id, now, *, patient_id) -> list[LostRide]`` (read before a change
-    takes them away), ``leave_patient(family_person_id, link_id, now) -> Left``,
+    takes them away), ``release_promised(driver_id, now) -> list[LostRide]`` (``/stop`` or a
+    block: the rides go, the patients are told), ``leave_patient(family_person_id, link_id, now)
+    -> Left``,
     ``unlink_family(patient_id, link_id, now) -> Unlinked``,
     ``open_requests(session_id, now)`` (whom to ask again after a ride went away),
     ``ride_question / confirm_ride(family_person_id, session_id, stamp, now)`` (a moved
@@ -732,6 +734,17 @@ class Companion:
             if patient is not None:
                 promised.append(LostRide(patient, session, driver.display_name))
         return promised
+
+    def release_promised(self, driver_id: int, now: datetime) -> list[LostRide]:
+        """A driver who sends ``/stop`` or blocks the bot gets no pick-up note, so the rides they
+        promised are given back now rather than left standing as a promise nobody keeps; the
+        patients are re-planned (no "X will drive you") and the lost rides returned to be told."""
+        with self.db.transaction():
+            lost = self.promised_rides(driver_id, now)
+            for ride in lost:
+                if self.rides.release(ride.session.id, driver_id=driver_id):
+                    self._replan(ride.patient.id, now)
+            return lost
 
     def open_requests(self, session_id: int, now: datetime) -> list[tuple[Person, RideRequest]]:
         """After a promised ride went away: the family members whose request for this session

@@ -10,6 +10,7 @@ import re
 from datetime import time, timedelta
 
 from bot.ui.keyboards import SETTING, STOP_NO, STOP_YES, stacked
+from bot.ui.rides import tell_lost
 from bot.ui.turn import Keyboard, Turn
 from messages import Wording
 from scheduler.model import Person, QuietHours, Role
@@ -91,9 +92,14 @@ def stop_yes_button(turn: Turn) -> None:
     if person is None:
         turn.stale()
         return
+    passed_on = False
     if not person.stopped:
         turn.companion.stop(person.id, turn.now)
-    turn.settle("control_stopped")
+        # A driver who stops gets no pick-up note: the ride goes now, and the patient hears it
+        # (after the stop, so the driver is not among those asked again).
+        passed_on = tell_lost(turn, turn.companion.release_promised(person.id, turn.now))
+    stopped = turn.render("control_stopped")
+    turn.settle_text(f"{stopped}\n{turn.render('ride_left_told')}" if passed_on else stopped)
 
 
 def stop_no_button(turn: Turn) -> None:
