@@ -12,12 +12,13 @@ from typing import Any
 import pytest
 
 from bot.app import build_application
+from bot.clock import ManualClock
 from bot.context import Settings, services_of
 from bot.handlers.privacy import export_document
-from bot.offline.fake_api import JSON, Call
+from bot.offline.fake_api import JSON, Call, FakeBotApi
 from bot.preview import plain_text
 from scheduler.model import Kind, Person
-from tests.botharness import FAMILY, PATIENT, BotHarness, texts
+from tests.botharness import FAMILY, PATIENT, BotHarness, start_harness, stop_harness, texts
 
 CRISIS = "988"
 S1 = datetime(2026, 12, 1, 10, 0)  # noqa: DTZ001 - Berlin wall clock, a Tuesday
@@ -303,6 +304,39 @@ async def test_the_checklist_asks_three_questions_and_only_ever_says_tell_your_c
     }
     # Nothing is blocked: the session and its messages stay as they were.
     assert len(h.services.companion.sessions(patient.id)) == 2
+
+
+CLINIC = "Riverside Clinic, 020 7946 0000"
+
+
+@pytest.mark.parametrize("contact", [CLINIC, None])
+async def test_where_the_bot_says_tell_your_clinic_it_gives_the_clinics_line(
+    fake_api: FakeBotApi, tmp_path: Path, bot_clock: ManualClock, contact: str | None
+) -> None:
+    """The checklist's "tell your clinic" and the check-in's "tell your provider" replies carry
+    the clinic's contact when the deployment has one; without one, no empty line is left."""
+    settings = Settings(clinic_contact=contact)
+    h = await start_harness(fake_api, tmp_path, bot_clock, settings=settings)
+    try:
+        patient_with_series(h)
+        _, delivery = await timed(h, PATIENT, CHECKLIST_S1, "checklist_ride_no")
+        await h.press(PATIENT, f"checklist_ride_no:{delivery}")
+        await h.press(PATIENT, f"checklist_meds_yes:{delivery}")
+        (told,) = await h.press(PATIENT, f"checklist_elevated_no:{delivery}")
+        replies = [told.plain_text or ""]
+        _, delivery = await timed(h, PATIENT, CHECKIN_S1, "checkin_fine")
+        for answer in ("side_effects", "not_ok"):
+            calls = await h.press(PATIENT, f"checkin_{answer}:{delivery}", message_id=0)
+            replies += [c.plain_text or "" for c in calls if c.method == "sendMessage"]
+    finally:
+        await stop_harness(h)
+    assert not h.errors
+    assert len(replies) == 3
+    for text in replies:
+        if contact is None:
+            assert "clinic:" not in text and not text.endswith("\n"), text
+        else:
+            assert text.endswith(f"\nTo reach your clinic: {CLINIC}"), text
 
 
 # -- "I noticed" from family -----------------------------------------------------------------------
