@@ -110,6 +110,36 @@ async def test_a_helper_of_one_is_never_shown_a_name(harness: BotHarness) -> Non
     assert listing.text == reply(h, "family_list_helping")
 
 
+async def test_a_patient_who_helps_others_sees_both_parts_in_family(harness: BotHarness) -> None:
+    """Bo has a series of their own and helps Alex and Cy: /family lists Bo's own family first,
+    then whom Bo helps; with no family of their own, the none-yet line and then the helping."""
+    h = harness
+    alex = patient_with_session(h, ALEX_CHAT, "Alex", ALEX_SESSION)
+    bo = patient_with_session(h, BO_CHAT, "Bo", BO_SESSION)
+    link(h, alex, BO_CHAT, "Bo")
+    await h.advance(timedelta(0))  # the welcomes now due, out of the way
+    (alone,) = await h.say(BO_CHAT, "/family")
+    assert alone.text == f"{reply(h, 'family_list_none')}\n\n{reply(h, 'family_list_helping')}"
+
+    cy = patient_with_session(h, 1005, "Cy", ALEX_SESSION)
+    link(h, cy, BO_CHAT, "Bo")
+    link(h, bo, SAM_CHAT, "Sam")
+    await h.advance(timedelta(0))
+    (listing,) = await h.say(BO_CHAT, "/family")
+    assert listing.plain_text == "\n".join(
+        [
+            "Your family and friends",
+            "• Sam",
+            "",
+            "You help:",
+            "• Alex",
+            "• Cy",
+            "You get a few short notes on how to help each of them. /leave stops them.",
+        ]
+    )
+    assert [label for label, _ in listing.buttons] == ["Remove Sam"]
+
+
 async def test_invites_stop_at_the_cap_with_a_kind_reply(harness: BotHarness) -> None:
     h = harness
     patient_with_session(h, ALEX_CHAT, "Alex", ALEX_SESSION)
