@@ -42,6 +42,12 @@ def reply(h: BotHarness, key: str, **values: object) -> str:
     return plain_text(h.services.catalog.render_reply("en", key, crisis_line=CRISIS, **values))
 
 
+def deployed(h: BotHarness, key: str) -> str:
+    """A reply as the bot renders it, with the deployment's own crisis line."""
+    line = h.services.settings.crisis_line
+    return plain_text(h.services.catalog.render_reply("en", key, crisis_line=line))
+
+
 def patient_with_series(h: BotHarness, *, family: bool = False) -> Person:
     """Two sessions in a series of two (so both if_worse and the series end come), optionally a
     family member Bo; nothing sent yet."""
@@ -356,7 +362,7 @@ async def test_i_noticed_reaches_the_patient_only_when_turned_on_and_is_kept_wit
     assert asked == reply(h, "noticed_ask")
     mark = h.api.mark()
     told = said(await h.say(FAMILY, "She laughed at dinner", user=BO))
-    assert told == reply(h, "noticed_kept_private")
+    assert told == deployed(h, "noticed_kept_private")
     assert h.api.sent_to(PATIENT, since=mark) == []
     assert h.row_counts()["noticed"] == 0
     assert step(h, FAMILY) is None
@@ -371,7 +377,7 @@ async def test_i_noticed_reaches_the_patient_only_when_turned_on_and_is_kept_wit
     await h.press(FAMILY, f"noticed:{delivery}", user=BO)
     mark = h.api.mark()
     told = said(await h.say(FAMILY, "She went for a walk with me", user=BO))
-    assert told == reply(h, "noticed_passed_on")
+    assert told == deployed(h, "noticed_passed_on")
     (received,) = h.api.sent_to(PATIENT, since=mark)
     assert "Bo noticed something" in (received.plain_text or "")
     assert "She went for a walk with me" in (received.plain_text or "")
@@ -385,6 +391,30 @@ async def test_i_noticed_reaches_the_patient_only_when_turned_on_and_is_kept_wit
     assert "• She went for a walk with me (noticed by Bo)" in (listed.plain_text or "")
     # A family member cannot keep it for the patient.
     assert await h.press(FAMILY, keep, message_id=1, user=BO) == []
+
+
+async def test_a_hard_sentence_written_as_a_note_is_answered_with_the_crisis_line(
+    harness: BotHarness,
+) -> None:
+    """What is typed after "Write my own" or "I noticed something" may be the sentence that
+    matters: the patient's note shown back, and the family member's thanks, carry the crisis
+    line at once, whatever is tapped next (a Discard says nothing more)."""
+    h = harness
+    patient = patient_with_series(h, family=True)
+    _, morning = await timed(h, PATIENT, MORNING_AFTER_S1, "win_own")
+    await h.press(PATIENT, f"win_own:{morning}")
+    (shown,) = await h.say(PATIENT, "Nothing is easier and I can't see the point of going on")
+    assert CRISIS in (shown.plain_text or "")
+    (gone,) = await h.press(PATIENT, "wd", message_id=shown.result["message_id"])
+    assert gone.plain_text == reply(h, "win_discarded")
+    assert h.services.companion.wins(patient.id) == []
+
+    _, noticed = await timed(h, FAMILY, FAMILY_NEXT_DAY_S1, "noticed")
+    for on in (False, True):
+        h.services.companion.set_family_notes(patient.id, on, h.clock.now())
+        await h.press(FAMILY, f"noticed:{noticed}", user=BO, message_id=0)
+        told = said(await h.say(FAMILY, "She barely talks and I'm scared for her", user=BO))
+        assert f"Worried they're in danger? Call {CRISIS}" in told, told
 
 
 # -- privacy -------------------------------------------------------------------------------------
