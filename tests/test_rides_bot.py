@@ -313,6 +313,29 @@ async def test_a_driver_who_blocks_the_bot_gives_the_ride_back(harness: BotHarne
     assert h.api.sent_to(SAM_CHAT, since=mark) == []
 
 
+async def test_a_stopped_family_members_old_claim_button_makes_no_promise(
+    harness: BotHarness,
+) -> None:
+    """After /stop the pick-up note would never come, so a tap on the old "I can drive" tells
+    them how to turn messages back on and promises the patient nothing; after /start it counts."""
+    h = harness
+    await setup(h, (SAM_CHAT, "Sam"))
+    ride = data_like(h.api.sent_to(SAM_CHAT), "ride:")
+    await h.say(SAM_CHAT, "/stop", user=SAM)
+    await h.press(SAM_CHAT, "stop_y", user=SAM)
+    mark = h.api.mark()
+    (told,) = await h.press(SAM_CHAT, ride, user=SAM, message_id=0)
+    assert told.text == reply(h, "ride_stopped_first")
+    assert drivers(h) == []
+    assert h.api.sent_to(PATIENT, since=mark) == []
+
+    await h.say(SAM_CHAT, "/start", user=SAM)
+    mark = h.api.mark()
+    await h.press(SAM_CHAT, ride, user=SAM, message_id=0)
+    assert drivers(h) == ["Sam"]
+    assert f"Sam will drive you home after your session on {WHEN}" in said(h, PATIENT, mark)
+
+
 async def test_a_stopping_patient_keeps_their_drivers_promise(harness: BotHarness) -> None:
     """Only a driver's own /stop gives their ride back: the patient stopping their messages
     leaves who drives them as it was."""
