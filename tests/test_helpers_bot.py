@@ -99,6 +99,38 @@ async def test_a_helper_of_two_tells_their_notes_apart_and_leaves_one(
     assert "Bo" not in (bo_ride.plain_text or "")
 
 
+async def test_a_helper_of_two_reads_whom_an_i_noticed_line_is_for(harness: BotHarness) -> None:
+    """Sam pressed "I noticed something" under Alex's note and then under Bo's: the question
+    and the outcome both name whom the line is for, so it never goes to the other unknowingly."""
+    h = harness
+    alex = patient_with_session(h, ALEX_CHAT, "Alex", datetime(2026, 12, 1, 10, 0))  # noqa: DTZ001
+    bo = patient_with_session(h, BO_CHAT, "Bo", datetime(2026, 12, 1, 14, 0))  # noqa: DTZ001
+    link(h, alex, SAM_CHAT, "Sam")
+    link(h, bo, SAM_CHAT, "Sam")
+    h.services.companion.set_family_notes(alex.id, True, START)
+    h.services.rearm()
+    await h.advance_to(datetime(2026, 12, 2, 16, 0, tzinfo=UTC))
+    about_alex, about_bo = with_button(h.api.sent_to(SAM_CHAT), "noticed:")
+
+    def noticed(call: Call) -> str:
+        return next(data for _, data in call.buttons if data.startswith("noticed:"))
+
+    (asked,) = await h.press(SAM_CHAT, noticed(about_alex), user=SAM)
+    assert (
+        asked.plain_text
+        == f"About Alex\n{reply(h, 'noticed_ask').replace('<i>', '').replace('</i>', '')}"
+    )
+    (asked,) = await h.press(SAM_CHAT, noticed(about_bo), user=SAM)
+    assert (asked.plain_text or "").startswith("About Bo\nWhat did you notice")
+    (told,) = await h.say(SAM_CHAT, "Went to the shop alone", user=SAM)
+    assert (told.plain_text or "").startswith("About Bo\nThank you for noticing.")
+    await h.press(SAM_CHAT, noticed(about_alex), user=SAM)
+    mark = h.api.mark()
+    (told,) = await h.say(SAM_CHAT, "Went to the shop alone", user=SAM)
+    assert (told.plain_text or "").startswith("About Alex\nThank you. I've passed it on")
+    assert "Sam noticed something" in said(h, ALEX_CHAT, mark)
+
+
 async def test_a_helper_of_one_is_never_shown_a_name(harness: BotHarness) -> None:
     h = harness
     alex = patient_with_session(h, ALEX_CHAT, "Alex", ALEX_SESSION)

@@ -25,9 +25,10 @@ from bot.ui.keyboards import (
     noticed_keyboard,
     win_keyboard,
 )
+from bot.ui.rides import whose_heading
 from bot.ui.turn import Turn
 from scheduler.companion import NoteRejected, NoticeOutcome, clean_note
-from scheduler.model import Role
+from scheduler.model import Person, Role
 
 WIN_STEP = "win_text"  # the next text is the patient's note
 WIN_CONFIRM = "win_confirm"  # the note is shown back with Keep / Discard
@@ -132,12 +133,12 @@ def _noticed(turn: Turn, delivery_id: int) -> None:
     patient = None
     if person is not None:
         patient = turn.companion.notice_target(person.id, delivery_id)
-    if patient is None:
+    if person is None or patient is None:
         turn.stale()
         return
     turn.set_step(NOTICED_STEP, {"patient_id": patient.id})
     turn.answer()
-    turn.reply("noticed_ask")
+    _reply_about(turn, person, patient, "noticed_ask")
 
 
 # -- guided steps --------------------------------------------------------------------------------
@@ -180,6 +181,7 @@ def _noticed_text(turn: Turn, patient_id: object) -> None:
         return
     turn.companion.end_step(turn.chat_id)
     patient, noticed = noticing.patient, noticing.noticed
+    about = patient or turn.companion.person(patient_id)
     if noticing.outcome is NoticeOutcome.PASSED_ON and patient and noticed:
         label = turn.catalog.button_label(patient.locale, "noticed_keep")
         turn.tell(
@@ -190,11 +192,20 @@ def _noticed_text(turn: Turn, patient_id: object) -> None:
             keyboard=noticed_keyboard(label, noticed.id),
             own=True,
         )
-        turn.reply("noticed_passed_on")
+        _reply_about(turn, person, about, "noticed_passed_on")
     elif noticing.outcome is NoticeOutcome.KEPT_PRIVATE:
-        turn.reply("noticed_kept_private")
+        _reply_about(turn, person, about, "noticed_kept_private")
     else:
         turn.reply("noticed_not_linked")
+
+
+def _reply_about(turn: Turn, person: Person, patient: Person | None, key: str) -> None:
+    """A reply about one patient; a family member who helps several reads whom it is about
+    first, so a line typed after two "I noticed" presses is never sent to the wrong person
+    unknowingly."""
+    heading = whose_heading(turn, person, patient) if patient is not None else None
+    text = turn.render(key)
+    turn.reply_text(f"{heading}\n{text}" if heading else text)
 
 
 # -- buttons on replies --------------------------------------------------------------------------
