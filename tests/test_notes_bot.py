@@ -146,6 +146,24 @@ async def test_a_written_win_is_kept_another_discarded_and_wins_lists_them(
     assert [w.text for w in notes] == ["Walked to the bakery", "Got dressed"]
 
 
+async def test_a_note_written_again_before_keep_replaces_the_one_shown(
+    harness: BotHarness,
+) -> None:
+    """A typo fixed by sending the line again, while Keep / Discard waits, is shown back anew
+    (not met with "I can't answer messages"), and Keep keeps the corrected line only."""
+    h = harness
+    patient = patient_with_series(h)
+    _, delivery = await timed(h, PATIENT, MORNING_AFTER_S1, "win_own")
+    await h.press(PATIENT, f"win_own:{delivery}")
+    await h.say(PATIENT, "Cooekd dinner")
+    (shown,) = await h.say(PATIENT, "Cooked dinner")
+    assert "Your note:\nCooked dinner\nKeep it?" in (shown.plain_text or "")
+    assert [data for _, data in shown.buttons] == ["wk", "wd"]
+    await h.press(PATIENT, "wk", message_id=shown.result["message_id"])
+    assert [w.text for w in h.services.companion.wins(patient.id)] == ["Cooked dinner"]
+    assert step(h) is None
+
+
 async def test_a_sentence_is_never_silently_filed_as_a_win(harness: BotHarness) -> None:
     """Text outside the step gets the usual answer with the crisis line; a command during the
     step ends it, so the next sentence is not a note either; Keep after that is stale."""

@@ -33,7 +33,9 @@ from scheduler.model import Person, Role
 WIN_STEP = "win_text"  # the next text is the patient's note
 WIN_CONFIRM = "win_confirm"  # the note is shown back with Keep / Discard
 NOTICED_STEP = "noticed_text"  # the next text is a family member's "I noticed" line
-STEPS = frozenset({WIN_STEP, NOTICED_STEP})
+# A text while the note waits for Keep / Discard is a corrected note, shown back anew: never
+# the "I can't answer messages" reply to someone who is fixing a typo.
+STEPS = frozenset({WIN_STEP, WIN_CONFIRM, NOTICED_STEP})
 # Telegram allows 4096 characters; /wins is split into messages below this.
 _CHUNK = 3500
 
@@ -150,7 +152,7 @@ def answer(turn: Turn) -> None:
     if state is None:
         return
     step, data = state
-    if step == WIN_STEP:
+    if step in (WIN_STEP, WIN_CONFIRM):
         _win_text(turn)
     elif step == NOTICED_STEP:
         _noticed_text(turn, data.get("patient_id"))
