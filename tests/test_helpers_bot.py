@@ -131,6 +131,16 @@ async def test_a_helper_of_two_reads_whom_an_i_noticed_line_is_for(harness: BotH
     assert "Sam noticed something" in said(h, ALEX_CHAT, mark)
 
 
+async def test_family_while_waiting_for_approval_says_so(harness: BotHarness) -> None:
+    """Before the patient approves, /family does not claim they are linked and getting notes."""
+    h = harness
+    alex = patient_with_session(h, ALEX_CHAT, "Alex", ALEX_SESSION)
+    companion = h.services.companion
+    companion.redeem_invite(companion.create_invite(alex.id, START), SAM_CHAT, "Sam", START)
+    (waiting,) = await h.say(SAM_CHAT, "/family", user=SAM)
+    assert waiting.text == reply(h, "family_join_asked")
+
+
 async def test_a_helper_of_one_is_never_shown_a_name(harness: BotHarness) -> None:
     h = harness
     alex = patient_with_session(h, ALEX_CHAT, "Alex", ALEX_SESSION)

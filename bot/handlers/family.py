@@ -211,7 +211,9 @@ def _helping_lines(turn: Turn, person: Person) -> list[str]:
     helped = [link for link in turn.companion.linked_patients(person.id) if link.status == ACTIVE]
     if len(helped) < 2:
         waiting = turn.companion.linked_patients(person.id)
-        return [turn.render("family_list_helping")] if helped or waiting else []
+        if not helped and waiting:  # not linked yet: saying so would promise notes not coming
+            return [turn.render("family_join_asked")]
+        return [turn.render("family_list_helping")] if helped else []
     lines = [turn.render("family_list_helping_head")]
     lines += [turn.render("family_list_helping_line", name=link.name) for link in helped]
     lines.append(turn.render("family_list_helping_tail"))
