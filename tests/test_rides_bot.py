@@ -277,7 +277,8 @@ async def test_a_driver_who_stops_gives_the_ride_back_and_the_patient_hears_it(
     h = harness
     await setup(h, (SAM_CHAT, "Sam"), (KIM_CHAT, "Kim"))
     await sam_drives(h)
-    await h.say(SAM_CHAT, "/stop", user=SAM)
+    (ask,) = await h.say(SAM_CHAT, "/stop", user=SAM)
+    assert ask.text == f"{reply(h, 'control_stop_ask')}\n{reply(h, 'control_stop_ride')}"
     mark = h.api.mark()
     sent = await h.press(SAM_CHAT, "stop_y", user=SAM)
     (stopped,) = sent
@@ -342,7 +343,8 @@ async def test_a_stopping_patient_keeps_their_drivers_promise(harness: BotHarnes
     h = harness
     await setup(h, (SAM_CHAT, "Sam"))
     await sam_drives(h)
-    await h.say(PATIENT, "/stop")
+    (ask,) = await h.say(PATIENT, "/stop")
+    assert ask.text == reply(h, "control_stop_ask")
     (stopped,) = await h.press(PATIENT, "stop_y")
     assert stopped.plain_text == plain(h, "control_stopped")
     assert drivers(h) == ["Sam"]

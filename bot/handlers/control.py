@@ -81,8 +81,12 @@ def stop(turn: Turn) -> None:
     if person.stopped:
         turn.reply("control_already_stopped")
         return
-    turn.reply(
-        "control_stop_ask",
+    ask = turn.render("control_stop_ask")
+    if turn.companion.promised_rides(person.id, turn.now):
+        # Said before they decide: stopping gives back the ride they promised.
+        ask = f"{ask}\n{turn.render('control_stop_ride')}"
+    turn.reply_text(
+        ask,
         keyboard=stacked(turn, ("control_stop_yes", STOP_YES), ("control_stop_no", STOP_NO)),
     )
 
