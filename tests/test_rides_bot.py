@@ -142,7 +142,8 @@ async def test_driver_leaving_tells_the_patient_at_once(harness: BotHarness) -> 
     h = harness
     await setup(h, (SAM_CHAT, "Sam"))
     await sam_drives(h)
-    await h.say(SAM_CHAT, "/leave", user=SAM)
+    (ask,) = await h.say(SAM_CHAT, "/leave", user=SAM)
+    assert ask.text == f"{reply(h, 'family_leave_ask')}\n{reply(h, 'ride_give_back_warning')}"
     mark = h.api.mark()
     sent = await h.press(SAM_CHAT, "fl_y", user=SAM)
     assert any("I've let them know you won't be driving" in (c.plain_text or "") for c in sent)
@@ -159,7 +160,8 @@ async def test_driver_forgetting_tells_the_patient_at_once(harness: BotHarness) 
     h = harness
     await setup(h, (SAM_CHAT, "Sam"))
     await sam_drives(h)
-    await h.say(SAM_CHAT, "/forget", user=SAM)
+    (ask,) = await h.say(SAM_CHAT, "/forget", user=SAM)
+    assert ask.text == f"{reply(h, 'privacy_forget_ask')}\n{reply(h, 'ride_give_back_warning')}"
     mark = h.api.mark()
     await h.press(SAM_CHAT, "forget_y", user=SAM)
     assert f"Sam can't drive you home any more after your session on {WHEN}" in said(
@@ -278,7 +280,7 @@ async def test_a_driver_who_stops_gives_the_ride_back_and_the_patient_hears_it(
     await setup(h, (SAM_CHAT, "Sam"), (KIM_CHAT, "Kim"))
     await sam_drives(h)
     (ask,) = await h.say(SAM_CHAT, "/stop", user=SAM)
-    assert ask.text == f"{reply(h, 'control_stop_ask')}\n{reply(h, 'control_stop_ride')}"
+    assert ask.text == f"{reply(h, 'control_stop_ask')}\n{reply(h, 'ride_give_back_warning')}"
     mark = h.api.mark()
     sent = await h.press(SAM_CHAT, "stop_y", user=SAM)
     (stopped,) = sent

@@ -84,7 +84,7 @@ def stop(turn: Turn) -> None:
     ask = turn.render("control_stop_ask")
     if turn.companion.promised_rides(person.id, turn.now):
         # Said before they decide: stopping gives back the ride they promised.
-        ask = f"{ask}\n{turn.render('control_stop_ride')}"
+        ask = f"{ask}\n{turn.render('ride_give_back_warning')}"
     turn.reply_text(
         ask,
         keyboard=stacked(turn, ("control_stop_yes", STOP_YES), ("control_stop_no", STOP_NO)),

@@ -278,18 +278,22 @@ def leave(turn: Turn) -> None:
     if not links:
         turn.reply("family_leave_none")
         return
+    assert person is not None
+    # Said before they decide: leaving gives back a ride they promised.
+    warning = turn.companion.promised_rides(person.id, turn.now)
     if len(links) == 1:
-        turn.reply(
-            "family_leave_ask",
-            keyboard=confirm_keyboard(
-                turn, ("family_leave_yes", LEAVE_YES), ("family_leave_no", LEAVE_NO)
-            ),
+        ask = turn.render("family_leave_ask")
+        keyboard = confirm_keyboard(
+            turn, ("family_leave_yes", LEAVE_YES), ("family_leave_no", LEAVE_NO)
         )
-        return
-    rows = [[(link.name, f"fl:{link.id}")] for link in links]
-    rows.append([(turn.label("family_leave_all"), LEAVE_YES)])
-    rows.append([(turn.label("family_leave_no"), LEAVE_NO)])
-    turn.reply("family_leave_which", keyboard=rows)
+    else:
+        ask = turn.render("family_leave_which")
+        keyboard = [[(link.name, f"fl:{link.id}")] for link in links]
+        keyboard.append([(turn.label("family_leave_all"), LEAVE_YES)])
+        keyboard.append([(turn.label("family_leave_no"), LEAVE_NO)])
+    if warning:
+        ask = f"{ask}\n{turn.render('ride_give_back_warning')}"
+    turn.reply_text(ask, keyboard=keyboard)
 
 
 def leave_yes_button(turn: Turn) -> None:
