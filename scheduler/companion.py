@@ -1179,6 +1179,11 @@ class Companion:
                 from_name=noticed.from_name,
             )
 
+    def noticed_kept(self, patient_id: int, noticed_id: int) -> bool:
+        """Whether this family line of the patient's was already kept (a second Keep tap)."""
+        noticed = self.notes.noticed(noticed_id)
+        return noticed is not None and noticed.patient_id == patient_id and bool(noticed.kept_at)
+
     def _answer(
         self,
         patient_id: int,

@@ -404,6 +404,7 @@ async def test_i_noticed_reaches_the_patient_only_when_turned_on_and_is_kept_wit
     assert kept == reply(h, "noticed_kept")
     again = await h.press(PATIENT, keep, message_id=received.result["message_id"])
     assert again == [] and h.services.companion.wins(patient.id)[-1].from_name == "Bo"
+    assert last_answer(h) == reply(h, "noticed_already_kept")  # kind, not "no longer valid"
     assert len(h.services.companion.wins(patient.id)) == 1  # kept once
     (listed,) = await h.say(PATIENT, "/wins")
     assert "• She went for a walk with me (noticed by Bo)" in (listed.plain_text or "")

@@ -245,6 +245,15 @@ def noticed_keep_button(turn: Turn) -> None:
     win = None
     if patient is not None and noticed_id is not None:
         win = turn.companion.keep_noticed(patient.id, noticed_id, turn.now)
+    kept_before = (
+        win is None
+        and patient is not None
+        and noticed_id is not None
+        and turn.companion.noticed_kept(patient.id, noticed_id)
+    )
+    if kept_before:  # a second tap: kind, not "no longer valid"
+        turn.answer("noticed_already_kept")
+        return
     if win is None:
         turn.stale()
         return
