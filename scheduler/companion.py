@@ -62,7 +62,7 @@ Between sessions (issue 10; private to the patient, never shown to family)
     now)``, ``answer_checklist(patient_id, delivery_id, question, answer, now)``,
     ``family_notes_on / set_family_notes``, ``notice_target(family_id, delivery_id)``,
     ``notice(family_id, patient_id, text, now) -> Noticing``, ``keep_noticed(patient_id,
-    noticed_id, now) -> Win | None``
+    noticed_id, now) -> Win | None``, ``noticed_kept(patient_id, noticed_id) -> bool``
 One update, exactly once
     ``handling(update_id, now)``: the unit every bot handler runs in (``scheduler.handling``)
 Guided steps
