@@ -141,6 +141,21 @@ async def test_family_while_waiting_for_approval_says_so(harness: BotHarness) ->
     assert waiting.text == reply(h, "family_join_asked")
 
 
+async def test_a_worried_relatives_message_gets_a_crisis_line_for_them(harness: BotHarness) -> None:
+    """A family member who writes in is most often worried about the person they help: the
+    usual answer says "worried someone is?", with the crisis line, and changes nothing."""
+    h = harness
+    alex = patient_with_session(h, ALEX_CHAT, "Alex", ALEX_SESSION)
+    link(h, alex, SAM_CHAT, "Sam")
+    await h.advance(timedelta(0))  # the welcome now due, out of the way
+    before = h.row_counts()
+    (answer,) = await h.say(SAM_CHAT, "She hasn't got out of bed all day, what do I do?", user=SAM)
+    line = h.services.settings.crisis_line
+    assert answer.text == reply(h, "family_unknown_text", crisis_line=line)
+    assert f"worried someone is? Call {line} now" in (answer.plain_text or "")
+    assert h.row_counts() == before
+
+
 async def test_a_helper_of_one_is_never_shown_a_name(harness: BotHarness) -> None:
     h = harness
     alex = patient_with_session(h, ALEX_CHAT, "Alex", ALEX_SESSION)

@@ -104,7 +104,9 @@ def unusable(turn: Turn) -> None:
     if text.startswith("/"):
         turn.reply("unknown_command")
         return
-    turn.reply("unknown_text")
+    # A relative who writes in is most often worried about someone else: their crisis line says so.
+    family = turn.person is not None and turn.person.role is Role.FAMILY
+    turn.reply("family_unknown_text" if family else "unknown_text")
 
 
 def stale_button(turn: Turn) -> None:
