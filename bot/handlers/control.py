@@ -48,7 +48,8 @@ def pause(turn: Turn) -> None:
         return
     days = parse_pause_days(turn.args)
     if days is None:
-        turn.reply("control_pause_usage")
+        # Words after /pause may be the sentence that matters ("I can't cope"), as in a step.
+        turn.reprompt("control_pause_usage")
         return
     turn.companion.pause(person.id, turn.now + timedelta(days=days), turn.now)
     if days == 1:
