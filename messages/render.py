@@ -46,6 +46,7 @@ PLACEHOLDERS: dict[str, str] = {
     "driver_name": "the family member who offered to drive (only in *_with_driver texts)",
     "crisis_line": "the deployment's crisis line, e.g. '988'",
     "clinic_contact": "the clinic's own line (optional: without one, its line is left out)",
+    "deployment_name": "the deployment's name, e.g. 'Session Companion' (patient replies only)",
     "patient_name": "the patient's display name (patient texts and replies; never family texts)",
     # Replies (bot code). Add names here as replies need them.
     "name": "a person's display name",
@@ -82,6 +83,9 @@ TIMELINE_PLACEHOLDERS = SESSION_PLACEHOLDERS | {
 # Values a deployment may not have. A line that holds one of these, when its value is missing or
 # empty, is left out whole: "Your clinic: {clinic_contact}" never shows as "Your clinic: ".
 OPTIONAL_PLACEHOLDERS = frozenset({"clinic_contact"})
+# Values with a default, so a caller that does not know the deployment (a test, a tool) still
+# renders: the bot passes the operator's own.
+PLACEHOLDER_DEFAULTS: dict[str, str] = {"deployment_name": "Session Companion"}
 # Names only patient texts may use: what they are is the patient's alone.
 PATIENT_ONLY_PLACEHOLDERS = frozenset({"patient_name", "wins_given_back"})
 
@@ -152,9 +156,11 @@ def fill(
     """Put escaped, formatted ``values`` into a validated ``template``.
 
     Values the template does not use are ignored; a missing one raises ``KeyError`` naming it,
-    except an ``OPTIONAL_PLACEHOLDERS`` one, whose line is then left out (``drop_empty_lines``).
+    except an ``OPTIONAL_PLACEHOLDERS`` one, whose line is then left out (``drop_empty_lines``),
+    and a ``PLACEHOLDER_DEFAULTS`` one, which gets its default.
     """
     template = drop_empty_lines(template, values)
+    values = {**PLACEHOLDER_DEFAULTS, **values}
     formatted = {}
     for name in placeholders_in(template):
         if name not in values:

@@ -36,7 +36,9 @@ Family
     ``release_ride(family_person_id, session_id, now) -> bool``,
     ``driver_for(session_id) -> Person | None``
     ``promised_rides(driver_id, now, *, patient_id) -> list[LostRide]`` (read before a change
-    takes them away), ``leave_patient(family_person_id, link_id, now) -> Left``,
+    takes them away), ``release_promised(driver_id, now) -> list[LostRide]`` (``/stop`` or a
+    block: the rides go, the patients are told), ``leave_patient(family_person_id, link_id, now)
+    -> Left``,
     ``unlink_family(patient_id, link_id, now) -> Unlinked``,
     ``open_requests(session_id, now)`` (whom to ask again after a ride went away),
     ``ride_question / confirm_ride(family_person_id, session_id, stamp, now)`` (a moved
@@ -60,7 +62,7 @@ Between sessions (issue 10; private to the patient, never shown to family)
     now)``, ``answer_checklist(patient_id, delivery_id, question, answer, now)``,
     ``family_notes_on / set_family_notes``, ``notice_target(family_id, delivery_id)``,
     ``notice(family_id, patient_id, text, now) -> Noticing``, ``keep_noticed(patient_id,
-    noticed_id, now) -> Win | None``
+    noticed_id, now) -> Win | None``, ``noticed_kept(patient_id, noticed_id) -> bool``
 One update, exactly once
     ``handling(update_id, now)``: the unit every bot handler runs in (``scheduler.handling``)
 Guided steps
@@ -733,6 +735,17 @@ class Companion:
                 promised.append(LostRide(patient, session, driver.display_name))
         return promised
 
+    def release_promised(self, driver_id: int, now: datetime) -> list[LostRide]:
+        """A driver who sends ``/stop`` or blocks the bot gets no pick-up note, so the rides they
+        promised are given back now rather than left standing as a promise nobody keeps; the
+        patients are re-planned (no "X will drive you") and the lost rides returned to be told."""
+        with self.db.transaction():
+            lost = self.promised_rides(driver_id, now)
+            for ride in lost:
+                if self.rides.release(ride.session.id, driver_id=driver_id):
+                    self._replan(ride.patient.id, now)
+            return lost
+
     def open_requests(self, session_id: int, now: datetime) -> list[tuple[Person, RideRequest]]:
         """After a promised ride went away: the family members whose request for this session
         (at its current time) was sent and then shown as covered, still linked, so they can be
@@ -1165,6 +1178,11 @@ class Companion:
                 from_id=noticed.from_id,
                 from_name=noticed.from_name,
             )
+
+    def noticed_kept(self, patient_id: int, noticed_id: int) -> bool:
+        """Whether this family line of the patient's was already kept (a second Keep tap)."""
+        noticed = self.notes.noticed(noticed_id)
+        return noticed is not None and noticed.patient_id == patient_id and bool(noticed.kept_at)
 
     def _answer(
         self,

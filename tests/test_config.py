@@ -388,6 +388,25 @@ async def test_help_shows_the_uk_line_and_the_clinic(clinic: BotHarness) -> None
     assert "988" not in text
 
 
+async def test_the_deployment_name_greets_the_patient_but_never_family(
+    clinic: BotHarness,
+) -> None:
+    """The name the clinic chose heads the welcome and /help; a family member's /help never
+    shows it, since a clinic's name may say what the treatment is."""
+    (welcome, *_) = await clinic.say(PATIENT, "/start")
+    assert (welcome.plain_text or "").startswith("Hello, I'm Riverside.\n")
+    (help_text,) = await clinic.say(PATIENT, "/help")
+    assert (help_text.plain_text or "").startswith("What Riverside does\n")
+    companion = clinic.services.companion
+    now = clinic.clock.now()
+    patient = companion.register_patient(SPEAKER, "Ann", "Europe/London", now)
+    link_id, _ = companion.redeem_invite(companion.create_invite(patient.id, now), 4004, "Bo", now)
+    companion.approve_link(patient.id, link_id, now)
+    family_said = await clinic.say(4004, "/help")  # with the family welcome, now due
+    assert any("What this bot does" in (c.plain_text or "") for c in family_said)
+    assert all("Riverside" not in (c.plain_text or "") for c in family_said)
+
+
 async def test_timed_messages_carry_the_clinics_line_rule_and_lengths(clinic: BotHarness) -> None:
     """The calm start has the clinic's fasting rule and arrival time; the feel-worse message
     the UK line and the clinic; the no-driving note counts from the clinic's 2-hour session."""

@@ -105,9 +105,12 @@ async def test_pause_skips_everyday_notes_but_not_urgent_ones(harness: BotHarnes
 async def test_bad_pause_changes_nothing(harness: BotHarness) -> None:
     h = harness
     await setup(h)
-    for text in ("/pause 0", "/pause 45", "/pause soon"):
+    line = h.services.settings.crisis_line
+    step_help = reply(h, "step_help", crisis_line=line)
+    for text in ("/pause 0", "/pause 45", "/pause soon", "/pause I can't cope with any of it"):
         (sent,) = await h.say(PATIENT, text)
-        assert sent.text == reply(h, "control_pause_usage")
+        # Words after /pause may be the sentence that matters: the crisis line comes too.
+        assert sent.text == f"{reply(h, 'control_pause_usage')}\n\n{step_help}"
     assert person(h, PATIENT).paused_until is None
     (one,) = await h.say(PATIENT, "/pause 1")
     assert one.text == reply(h, "control_paused_one")

@@ -99,6 +99,63 @@ async def test_a_helper_of_two_tells_their_notes_apart_and_leaves_one(
     assert "Bo" not in (bo_ride.plain_text or "")
 
 
+async def test_a_helper_of_two_reads_whom_an_i_noticed_line_is_for(harness: BotHarness) -> None:
+    """Sam pressed "I noticed something" under Alex's note and then under Bo's: the question
+    and the outcome both name whom the line is for, so it never goes to the other unknowingly."""
+    h = harness
+    alex = patient_with_session(h, ALEX_CHAT, "Alex", datetime(2026, 12, 1, 10, 0))  # noqa: DTZ001
+    bo = patient_with_session(h, BO_CHAT, "Bo", datetime(2026, 12, 1, 14, 0))  # noqa: DTZ001
+    link(h, alex, SAM_CHAT, "Sam")
+    link(h, bo, SAM_CHAT, "Sam")
+    h.services.companion.set_family_notes(alex.id, True, START)
+    h.services.rearm()
+    await h.advance_to(datetime(2026, 12, 2, 16, 0, tzinfo=UTC))
+    about_alex, about_bo = with_button(h.api.sent_to(SAM_CHAT), "noticed:")
+
+    def noticed(call: Call) -> str:
+        return next(data for _, data in call.buttons if data.startswith("noticed:"))
+
+    (asked,) = await h.press(SAM_CHAT, noticed(about_alex), user=SAM)
+    assert (
+        asked.plain_text
+        == f"About Alex\n{reply(h, 'noticed_ask').replace('<i>', '').replace('</i>', '')}"
+    )
+    (asked,) = await h.press(SAM_CHAT, noticed(about_bo), user=SAM)
+    assert (asked.plain_text or "").startswith("About Bo\nWhat did you notice")
+    (told,) = await h.say(SAM_CHAT, "Went to the shop alone", user=SAM)
+    assert (told.plain_text or "").startswith("About Bo\nThank you for noticing.")
+    await h.press(SAM_CHAT, noticed(about_alex), user=SAM)
+    mark = h.api.mark()
+    (told,) = await h.say(SAM_CHAT, "Went to the shop alone", user=SAM)
+    assert (told.plain_text or "").startswith("About Alex\nThank you. I've passed it on")
+    assert "Sam noticed something" in said(h, ALEX_CHAT, mark)
+
+
+async def test_family_while_waiting_for_approval_says_so(harness: BotHarness) -> None:
+    """Before the patient approves, /family does not claim they are linked and getting notes."""
+    h = harness
+    alex = patient_with_session(h, ALEX_CHAT, "Alex", ALEX_SESSION)
+    companion = h.services.companion
+    companion.redeem_invite(companion.create_invite(alex.id, START), SAM_CHAT, "Sam", START)
+    (waiting,) = await h.say(SAM_CHAT, "/family", user=SAM)
+    assert waiting.text == reply(h, "family_join_asked")
+
+
+async def test_a_worried_relatives_message_gets_a_crisis_line_for_them(harness: BotHarness) -> None:
+    """A family member who writes in is most often worried about the person they help: the
+    usual answer says "worried someone is?", with the crisis line, and changes nothing."""
+    h = harness
+    alex = patient_with_session(h, ALEX_CHAT, "Alex", ALEX_SESSION)
+    link(h, alex, SAM_CHAT, "Sam")
+    await h.advance(timedelta(0))  # the welcome now due, out of the way
+    before = h.row_counts()
+    (answer,) = await h.say(SAM_CHAT, "She hasn't got out of bed all day, what do I do?", user=SAM)
+    line = h.services.settings.crisis_line
+    assert answer.text == reply(h, "family_unknown_text", crisis_line=line)
+    assert f"worried someone is? Call {line} now" in (answer.plain_text or "")
+    assert h.row_counts() == before
+
+
 async def test_a_helper_of_one_is_never_shown_a_name(harness: BotHarness) -> None:
     h = harness
     alex = patient_with_session(h, ALEX_CHAT, "Alex", ALEX_SESSION)
@@ -108,6 +165,36 @@ async def test_a_helper_of_one_is_never_shown_a_name(harness: BotHarness) -> Non
     assert all("Alex" not in text for text in h.api.texts_to(SAM_CHAT))
     (listing,) = await h.say(SAM_CHAT, "/family", user=SAM)
     assert listing.text == reply(h, "family_list_helping")
+
+
+async def test_a_patient_who_helps_others_sees_both_parts_in_family(harness: BotHarness) -> None:
+    """Bo has a series of their own and helps Alex and Cy: /family lists Bo's own family first,
+    then whom Bo helps; with no family of their own, the none-yet line and then the helping."""
+    h = harness
+    alex = patient_with_session(h, ALEX_CHAT, "Alex", ALEX_SESSION)
+    bo = patient_with_session(h, BO_CHAT, "Bo", BO_SESSION)
+    link(h, alex, BO_CHAT, "Bo")
+    await h.advance(timedelta(0))  # the welcomes now due, out of the way
+    (alone,) = await h.say(BO_CHAT, "/family")
+    assert alone.text == f"{reply(h, 'family_list_none')}\n\n{reply(h, 'family_list_helping')}"
+
+    cy = patient_with_session(h, 1005, "Cy", ALEX_SESSION)
+    link(h, cy, BO_CHAT, "Bo")
+    link(h, bo, SAM_CHAT, "Sam")
+    await h.advance(timedelta(0))
+    (listing,) = await h.say(BO_CHAT, "/family")
+    assert listing.plain_text == "\n".join(
+        [
+            "Your family and friends",
+            "• Sam",
+            "",
+            "You help:",
+            "• Alex",
+            "• Cy",
+            "You get a few short notes on how to help each of them. /leave stops them.",
+        ]
+    )
+    assert [label for label, _ in listing.buttons] == ["Remove Sam"]
 
 
 async def test_invites_stop_at_the_cap_with_a_kind_reply(harness: BotHarness) -> None:

@@ -12,12 +12,13 @@ from typing import Any
 import pytest
 
 from bot.app import build_application
+from bot.clock import ManualClock
 from bot.context import Settings, services_of
 from bot.handlers.privacy import export_document
-from bot.offline.fake_api import JSON, Call
+from bot.offline.fake_api import JSON, Call, FakeBotApi
 from bot.preview import plain_text
 from scheduler.model import Kind, Person
-from tests.botharness import FAMILY, PATIENT, BotHarness, texts
+from tests.botharness import FAMILY, PATIENT, BotHarness, start_harness, stop_harness, texts
 
 CRISIS = "988"
 S1 = datetime(2026, 12, 1, 10, 0)  # noqa: DTZ001 - Berlin wall clock, a Tuesday
@@ -39,6 +40,12 @@ def said(calls: list[Call]) -> str:
 def reply(h: BotHarness, key: str, **values: object) -> str:
     """A reply as the person reads it (tags stripped)."""
     return plain_text(h.services.catalog.render_reply("en", key, crisis_line=CRISIS, **values))
+
+
+def deployed(h: BotHarness, key: str) -> str:
+    """A reply as the bot renders it, with the deployment's own crisis line."""
+    line = h.services.settings.crisis_line
+    return plain_text(h.services.catalog.render_reply("en", key, crisis_line=line))
 
 
 def patient_with_series(h: BotHarness, *, family: bool = False) -> Person:
@@ -137,6 +144,24 @@ async def test_a_written_win_is_kept_another_discarded_and_wins_lists_them(
     assert "Not this one" not in text
     notes = h.services.companion.wins(patient.id)
     assert [w.text for w in notes] == ["Walked to the bakery", "Got dressed"]
+
+
+async def test_a_note_written_again_before_keep_replaces_the_one_shown(
+    harness: BotHarness,
+) -> None:
+    """A typo fixed by sending the line again, while Keep / Discard waits, is shown back anew
+    (not met with "I can't answer messages"), and Keep keeps the corrected line only."""
+    h = harness
+    patient = patient_with_series(h)
+    _, delivery = await timed(h, PATIENT, MORNING_AFTER_S1, "win_own")
+    await h.press(PATIENT, f"win_own:{delivery}")
+    await h.say(PATIENT, "Cooekd dinner")
+    (shown,) = await h.say(PATIENT, "Cooked dinner")
+    assert "Your note:\nCooked dinner\nKeep it?" in (shown.plain_text or "")
+    assert [data for _, data in shown.buttons] == ["wk", "wd"]
+    await h.press(PATIENT, "wk", message_id=shown.result["message_id"])
+    assert [w.text for w in h.services.companion.wins(patient.id)] == ["Cooked dinner"]
+    assert step(h) is None
 
 
 async def test_a_sentence_is_never_silently_filed_as_a_win(harness: BotHarness) -> None:
@@ -305,6 +330,39 @@ async def test_the_checklist_asks_three_questions_and_only_ever_says_tell_your_c
     assert len(h.services.companion.sessions(patient.id)) == 2
 
 
+CLINIC = "Riverside Clinic, 020 7946 0000"
+
+
+@pytest.mark.parametrize("contact", [CLINIC, None])
+async def test_where_the_bot_says_tell_your_clinic_it_gives_the_clinics_line(
+    fake_api: FakeBotApi, tmp_path: Path, bot_clock: ManualClock, contact: str | None
+) -> None:
+    """The checklist's "tell your clinic" and the check-in's "tell your provider" replies carry
+    the clinic's contact when the deployment has one; without one, no empty line is left."""
+    settings = Settings(clinic_contact=contact)
+    h = await start_harness(fake_api, tmp_path, bot_clock, settings=settings)
+    try:
+        patient_with_series(h)
+        _, delivery = await timed(h, PATIENT, CHECKLIST_S1, "checklist_ride_no")
+        await h.press(PATIENT, f"checklist_ride_no:{delivery}")
+        await h.press(PATIENT, f"checklist_meds_yes:{delivery}")
+        (told,) = await h.press(PATIENT, f"checklist_elevated_no:{delivery}")
+        replies = [told.plain_text or ""]
+        _, delivery = await timed(h, PATIENT, CHECKIN_S1, "checkin_fine")
+        for answer in ("side_effects", "not_ok"):
+            calls = await h.press(PATIENT, f"checkin_{answer}:{delivery}", message_id=0)
+            replies += [c.plain_text or "" for c in calls if c.method == "sendMessage"]
+    finally:
+        await stop_harness(h)
+    assert not h.errors
+    assert len(replies) == 3
+    for text in replies:
+        if contact is None:
+            assert "clinic:" not in text and not text.endswith("\n"), text
+        else:
+            assert text.endswith(f"\nTo reach your clinic: {CLINIC}"), text
+
+
 # -- "I noticed" from family -----------------------------------------------------------------------
 
 
@@ -322,7 +380,7 @@ async def test_i_noticed_reaches_the_patient_only_when_turned_on_and_is_kept_wit
     assert asked == reply(h, "noticed_ask")
     mark = h.api.mark()
     told = said(await h.say(FAMILY, "She laughed at dinner", user=BO))
-    assert told == reply(h, "noticed_kept_private")
+    assert told == deployed(h, "noticed_kept_private")
     assert h.api.sent_to(PATIENT, since=mark) == []
     assert h.row_counts()["noticed"] == 0
     assert step(h, FAMILY) is None
@@ -337,7 +395,7 @@ async def test_i_noticed_reaches_the_patient_only_when_turned_on_and_is_kept_wit
     await h.press(FAMILY, f"noticed:{delivery}", user=BO)
     mark = h.api.mark()
     told = said(await h.say(FAMILY, "She went for a walk with me", user=BO))
-    assert told == reply(h, "noticed_passed_on")
+    assert told == deployed(h, "noticed_passed_on")
     (received,) = h.api.sent_to(PATIENT, since=mark)
     assert "Bo noticed something" in (received.plain_text or "")
     assert "She went for a walk with me" in (received.plain_text or "")
@@ -346,11 +404,36 @@ async def test_i_noticed_reaches_the_patient_only_when_turned_on_and_is_kept_wit
     assert kept == reply(h, "noticed_kept")
     again = await h.press(PATIENT, keep, message_id=received.result["message_id"])
     assert again == [] and h.services.companion.wins(patient.id)[-1].from_name == "Bo"
+    assert last_answer(h) == reply(h, "noticed_already_kept")  # kind, not "no longer valid"
     assert len(h.services.companion.wins(patient.id)) == 1  # kept once
     (listed,) = await h.say(PATIENT, "/wins")
     assert "• She went for a walk with me (noticed by Bo)" in (listed.plain_text or "")
     # A family member cannot keep it for the patient.
     assert await h.press(FAMILY, keep, message_id=1, user=BO) == []
+
+
+async def test_a_hard_sentence_written_as_a_note_is_answered_with_the_crisis_line(
+    harness: BotHarness,
+) -> None:
+    """What is typed after "Write my own" or "I noticed something" may be the sentence that
+    matters: the patient's note shown back, and the family member's thanks, carry the crisis
+    line at once, whatever is tapped next (a Discard says nothing more)."""
+    h = harness
+    patient = patient_with_series(h, family=True)
+    _, morning = await timed(h, PATIENT, MORNING_AFTER_S1, "win_own")
+    await h.press(PATIENT, f"win_own:{morning}")
+    (shown,) = await h.say(PATIENT, "Nothing is easier and I can't see the point of going on")
+    assert CRISIS in (shown.plain_text or "")
+    (gone,) = await h.press(PATIENT, "wd", message_id=shown.result["message_id"])
+    assert gone.plain_text == reply(h, "win_discarded")
+    assert h.services.companion.wins(patient.id) == []
+
+    _, noticed = await timed(h, FAMILY, FAMILY_NEXT_DAY_S1, "noticed")
+    for on in (False, True):
+        h.services.companion.set_family_notes(patient.id, on, h.clock.now())
+        await h.press(FAMILY, f"noticed:{noticed}", user=BO, message_id=0)
+        told = said(await h.say(FAMILY, "She barely talks and I'm scared for her", user=BO))
+        assert f"Worried they're in danger? Call {CRISIS}" in told, told
 
 
 # -- privacy -------------------------------------------------------------------------------------

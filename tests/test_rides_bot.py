@@ -142,7 +142,8 @@ async def test_driver_leaving_tells_the_patient_at_once(harness: BotHarness) -> 
     h = harness
     await setup(h, (SAM_CHAT, "Sam"))
     await sam_drives(h)
-    await h.say(SAM_CHAT, "/leave", user=SAM)
+    (ask,) = await h.say(SAM_CHAT, "/leave", user=SAM)
+    assert ask.text == f"{reply(h, 'family_leave_ask')}\n{reply(h, 'ride_give_back_warning')}"
     mark = h.api.mark()
     sent = await h.press(SAM_CHAT, "fl_y", user=SAM)
     assert any("I've let them know you won't be driving" in (c.plain_text or "") for c in sent)
@@ -159,7 +160,8 @@ async def test_driver_forgetting_tells_the_patient_at_once(harness: BotHarness) 
     h = harness
     await setup(h, (SAM_CHAT, "Sam"))
     await sam_drives(h)
-    await h.say(SAM_CHAT, "/forget", user=SAM)
+    (ask,) = await h.say(SAM_CHAT, "/forget", user=SAM)
+    assert ask.text == f"{reply(h, 'privacy_forget_ask')}\n{reply(h, 'ride_give_back_warning')}"
     mark = h.api.mark()
     await h.press(SAM_CHAT, "forget_y", user=SAM)
     assert f"Sam can't drive you home any more after your session on {WHEN}" in said(
@@ -268,20 +270,86 @@ async def test_a_stopped_patient_is_not_said_to_be_told(harness: BotHarness) -> 
     assert h.api.sent_to(PATIENT, since=mark) == []
 
 
-async def test_a_patient_told_of_a_lost_ride_only_while_not_stopped_on_move(
+async def test_a_driver_who_stops_gives_the_ride_back_and_the_patient_hears_it(
     harness: BotHarness,
 ) -> None:
-    """A stopped driver cannot be asked about a moved session: the patient hears the ride is
-    off instead of waiting for an answer that will not come."""
+    """A stopped driver gets no pick-up note and cannot be asked about a moved session: the
+    ride goes at /stop, the patient hears it then (not at some later move), the others are
+    asked again, and the driver is told the patient knows."""
+    h = harness
+    await setup(h, (SAM_CHAT, "Sam"), (KIM_CHAT, "Kim"))
+    await sam_drives(h)
+    (ask,) = await h.say(SAM_CHAT, "/stop", user=SAM)
+    assert ask.text == f"{reply(h, 'control_stop_ask')}\n{reply(h, 'ride_give_back_warning')}"
+    mark = h.api.mark()
+    sent = await h.press(SAM_CHAT, "stop_y", user=SAM)
+    (stopped,) = sent
+    assert stopped.plain_text == (f"{plain(h, 'control_stopped')}\n{plain(h, 'ride_left_told')}")
+    assert drivers(h) == []
+    assert f"Sam can't drive you home any more after your session on {WHEN}" in said(
+        h, PATIENT, mark
+    )
+    assert "The ride home is open again" in said(h, KIM_CHAT, mark)
+    mark = h.api.mark()
+    await h.advance_to(REST_UP_DUE)
+    evening = said(h, PATIENT, mark)
+    assert "Sam will drive you" not in evening and "Line up a ride home now" in evening
+    mark = h.api.mark()
+    await move(h, "2026-12-03 11:00")
+    assert "Sam" not in said(h, PATIENT, mark)
+    assert h.api.sent_to(SAM_CHAT, since=mark) == []
+
+
+async def test_a_driver_who_blocks_the_bot_gives_the_ride_back(harness: BotHarness) -> None:
     h = harness
     await setup(h, (SAM_CHAT, "Sam"))
     await sam_drives(h)
+    mark = h.api.mark()
+    blocked = h.api.make_my_chat_member(
+        SAM_CHAT, chat_type="private", new_status="kicked", old_status="member", user=SAM
+    )
+    await h.feed(blocked, SAM_CHAT)
+    assert drivers(h) == []
+    assert f"Sam can't drive you home any more after your session on {WHEN}" in said(
+        h, PATIENT, mark
+    )
+    assert h.api.sent_to(SAM_CHAT, since=mark) == []
+
+
+async def test_a_stopped_family_members_old_claim_button_makes_no_promise(
+    harness: BotHarness,
+) -> None:
+    """After /stop the pick-up note would never come, so a tap on the old "I can drive" tells
+    them how to turn messages back on and promises the patient nothing; after /start it counts."""
+    h = harness
+    await setup(h, (SAM_CHAT, "Sam"))
+    ride = data_like(h.api.sent_to(SAM_CHAT), "ride:")
     await h.say(SAM_CHAT, "/stop", user=SAM)
     await h.press(SAM_CHAT, "stop_y", user=SAM)
     mark = h.api.mark()
-    await move(h, "2026-12-03 11:00")
-    assert "Sam can't drive you home any more" in said(h, PATIENT, mark)
-    assert h.api.sent_to(SAM_CHAT, since=mark) == []
+    (told,) = await h.press(SAM_CHAT, ride, user=SAM, message_id=0)
+    assert told.text == reply(h, "ride_stopped_first")
+    assert drivers(h) == []
+    assert h.api.sent_to(PATIENT, since=mark) == []
+
+    await h.say(SAM_CHAT, "/start", user=SAM)
+    mark = h.api.mark()
+    await h.press(SAM_CHAT, ride, user=SAM, message_id=0)
+    assert drivers(h) == ["Sam"]
+    assert f"Sam will drive you home after your session on {WHEN}" in said(h, PATIENT, mark)
+
+
+async def test_a_stopping_patient_keeps_their_drivers_promise(harness: BotHarness) -> None:
+    """Only a driver's own /stop gives their ride back: the patient stopping their messages
+    leaves who drives them as it was."""
+    h = harness
+    await setup(h, (SAM_CHAT, "Sam"))
+    await sam_drives(h)
+    (ask,) = await h.say(PATIENT, "/stop")
+    assert ask.text == reply(h, "control_stop_ask")
+    (stopped,) = await h.press(PATIENT, "stop_y")
+    assert stopped.plain_text == plain(h, "control_stopped")
+    assert drivers(h) == ["Sam"]
 
 
 async def test_a_ride_that_goes_away_is_offered_again_to_the_others(harness: BotHarness) -> None:

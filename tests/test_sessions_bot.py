@@ -118,6 +118,18 @@ async def test_add_refuses_kindly_and_stores_nothing(
     assert harness.row_counts() == before
 
 
+async def test_add_with_words_that_are_no_date_gets_the_crisis_line(harness: BotHarness) -> None:
+    """A sentence after /add may be the one that matters: the re-prompt carries the crisis
+    line, as in every step; a date merely wrong in form does not need it."""
+    person = register(harness)
+    line = harness.services.settings.crisis_line
+    replies = said(await harness.say(PATIENT, "/add I want to stop everything"))
+    assert "couldn't read that date" in replies and f"Call {line} now" in replies
+    replies = said(await harness.say(PATIENT, "/add 2020-01-01 10:00"))
+    assert "already passed" in replies and line not in replies
+    assert harness.services.companion.sessions(person.id) == []
+
+
 # -- /sessions ------------------------------------------------------------------------------------
 
 

@@ -16,6 +16,7 @@ from telegram.ext import ApplicationHandlerStop
 
 from bot.context import BotContext
 from bot.parsing import WhenError, parse_when
+from bot.ui.rides import tell_lost
 from bot.ui.turn import Turn
 from scheduler.model import Role
 
@@ -73,6 +74,8 @@ def private_membership(turn: Turn) -> None:
     if person is None or turn.companion.is_gone(person.id):
         return
     turn.companion.mark_gone(person.id, turn.now)
+    # A ride they promised is a promise nobody will keep now: the patient hears it at once.
+    tell_lost(turn, turn.companion.release_promised(person.id, turn.now))
 
 
 def help_(turn: Turn) -> None:
@@ -101,7 +104,9 @@ def unusable(turn: Turn) -> None:
     if text.startswith("/"):
         turn.reply("unknown_command")
         return
-    turn.reply("unknown_text")
+    # A relative who writes in is most often worried about someone else: their crisis line says so.
+    family = turn.person is not None and turn.person.role is Role.FAMILY
+    turn.reply("family_unknown_text" if family else "unknown_text")
 
 
 def stale_button(turn: Turn) -> None:

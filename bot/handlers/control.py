@@ -10,6 +10,7 @@ import re
 from datetime import time, timedelta
 
 from bot.ui.keyboards import SETTING, STOP_NO, STOP_YES, stacked
+from bot.ui.rides import tell_lost
 from bot.ui.turn import Keyboard, Turn
 from messages import Wording
 from scheduler.model import Person, QuietHours, Role
@@ -48,7 +49,8 @@ def pause(turn: Turn) -> None:
         return
     days = parse_pause_days(turn.args)
     if days is None:
-        turn.reply("control_pause_usage")
+        # Words after /pause may be the sentence that matters ("I can't cope"), as in a step.
+        turn.reprompt("control_pause_usage")
         return
     turn.companion.pause(person.id, turn.now + timedelta(days=days), turn.now)
     if days == 1:
@@ -81,8 +83,12 @@ def stop(turn: Turn) -> None:
     if person.stopped:
         turn.reply("control_already_stopped")
         return
-    turn.reply(
-        "control_stop_ask",
+    ask = turn.render("control_stop_ask")
+    if turn.companion.promised_rides(person.id, turn.now):
+        # Said before they decide: stopping gives back the ride they promised.
+        ask = f"{ask}\n{turn.render('ride_give_back_warning')}"
+    turn.reply_text(
+        ask,
         keyboard=stacked(turn, ("control_stop_yes", STOP_YES), ("control_stop_no", STOP_NO)),
     )
 
@@ -92,9 +98,14 @@ def stop_yes_button(turn: Turn) -> None:
     if person is None:
         turn.stale()
         return
+    passed_on = False
     if not person.stopped:
         turn.companion.stop(person.id, turn.now)
-    turn.settle("control_stopped")
+        # A driver who stops gets no pick-up note: the ride goes now, and the patient hears it
+        # (after the stop, so the driver is not among those asked again).
+        passed_on = tell_lost(turn, turn.companion.release_promised(person.id, turn.now))
+    stopped = turn.render("control_stopped")
+    turn.settle_text(f"{stopped}\n{turn.render('ride_left_told')}" if passed_on else stopped)
 
 
 def stop_no_button(turn: Turn) -> None:

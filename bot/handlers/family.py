@@ -175,8 +175,10 @@ def family(turn: Turn) -> None:
         return
     links = companion.family(person.id)
     invites = companion.pending_invites(person.id, turn.now)
+    # A patient may also help someone else: that part follows their own family, never hidden.
+    helping = _helping_lines(turn, person)
     if not links and not invites:
-        turn.reply("family_list_none")
+        turn.reply_text("\n\n".join([turn.render("family_list_none"), *helping]))
         return
     lines = [turn.render("family_list_head")]
     rows: list[list[tuple[str, str]]] = []
@@ -196,21 +198,29 @@ def family(turn: Turn) -> None:
         lines.append(turn.render("family_list_invites", count=len(invites)))
         cancel = turn.label("family_revoke_n")
         rows += [[(f"{cancel} {n}", f"fi_rv:{inv.id}")] for n, inv in enumerate(invites, 1)]
-    turn.reply_text("\n".join(lines), keyboard=rows)
+    text = "\n".join(lines)
+    turn.reply_text("\n\n".join([text, *helping]), keyboard=rows)
 
 
 def _helping(turn: Turn, person: Person) -> None:
     """``/family`` for a family member: one person helped stays "the person who invited you";
     several are listed by the names their patients chose, so they can tell them apart."""
+    helping = _helping_lines(turn, person)
+    turn.reply_text(helping[0] if helping else turn.render("family_leave_none"))
+
+
+def _helping_lines(turn: Turn, person: Person) -> list[str]:
+    """Whom this person helps, as one text (empty when nobody)."""
     helped = [link for link in turn.companion.linked_patients(person.id) if link.status == ACTIVE]
     if len(helped) < 2:
         waiting = turn.companion.linked_patients(person.id)
-        turn.reply("family_list_helping" if helped or waiting else "family_leave_none")
-        return
+        if not helped and waiting:  # not linked yet: saying so would promise notes not coming
+            return [turn.render("family_join_asked")]
+        return [turn.render("family_list_helping")] if helped else []
     lines = [turn.render("family_list_helping_head")]
     lines += [turn.render("family_list_helping_line", name=link.name) for link in helped]
     lines.append(turn.render("family_list_helping_tail"))
-    turn.reply_text("\n".join(lines))
+    return ["\n".join(lines)]
 
 
 def _own_link(turn: Turn, link_id: int | None) -> LinkView | None:
@@ -271,18 +281,22 @@ def leave(turn: Turn) -> None:
     if not links:
         turn.reply("family_leave_none")
         return
+    assert person is not None
+    # Said before they decide: leaving gives back a ride they promised.
+    warning = turn.companion.promised_rides(person.id, turn.now)
     if len(links) == 1:
-        turn.reply(
-            "family_leave_ask",
-            keyboard=confirm_keyboard(
-                turn, ("family_leave_yes", LEAVE_YES), ("family_leave_no", LEAVE_NO)
-            ),
+        ask = turn.render("family_leave_ask")
+        keyboard = confirm_keyboard(
+            turn, ("family_leave_yes", LEAVE_YES), ("family_leave_no", LEAVE_NO)
         )
-        return
-    rows = [[(link.name, f"fl:{link.id}")] for link in links]
-    rows.append([(turn.label("family_leave_all"), LEAVE_YES)])
-    rows.append([(turn.label("family_leave_no"), LEAVE_NO)])
-    turn.reply("family_leave_which", keyboard=rows)
+    else:
+        ask = turn.render("family_leave_which")
+        keyboard = [[(link.name, f"fl:{link.id}")] for link in links]
+        keyboard.append([(turn.label("family_leave_all"), LEAVE_YES)])
+        keyboard.append([(turn.label("family_leave_no"), LEAVE_NO)])
+    if warning:
+        ask = f"{ask}\n{turn.render('ride_give_back_warning')}"
+    turn.reply_text(ask, keyboard=keyboard)
 
 
 def leave_yes_button(turn: Turn) -> None:

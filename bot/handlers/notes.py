@@ -25,14 +25,17 @@ from bot.ui.keyboards import (
     noticed_keyboard,
     win_keyboard,
 )
+from bot.ui.rides import whose_heading
 from bot.ui.turn import Turn
 from scheduler.companion import NoteRejected, NoticeOutcome, clean_note
-from scheduler.model import Role
+from scheduler.model import Person, Role
 
 WIN_STEP = "win_text"  # the next text is the patient's note
 WIN_CONFIRM = "win_confirm"  # the note is shown back with Keep / Discard
 NOTICED_STEP = "noticed_text"  # the next text is a family member's "I noticed" line
-STEPS = frozenset({WIN_STEP, NOTICED_STEP})
+# A text while the note waits for Keep / Discard is a corrected note, shown back anew: never
+# the "I can't answer messages" reply to someone who is fixing a typo.
+STEPS = frozenset({WIN_STEP, WIN_CONFIRM, NOTICED_STEP})
 # Telegram allows 4096 characters; /wins is split into messages below this.
 _CHUNK = 3500
 
@@ -132,12 +135,12 @@ def _noticed(turn: Turn, delivery_id: int) -> None:
     patient = None
     if person is not None:
         patient = turn.companion.notice_target(person.id, delivery_id)
-    if patient is None:
+    if person is None or patient is None:
         turn.stale()
         return
     turn.set_step(NOTICED_STEP, {"patient_id": patient.id})
     turn.answer()
-    turn.reply("noticed_ask")
+    _reply_about(turn, person, patient, "noticed_ask")
 
 
 # -- guided steps --------------------------------------------------------------------------------
@@ -149,7 +152,7 @@ def answer(turn: Turn) -> None:
     if state is None:
         return
     step, data = state
-    if step == WIN_STEP:
+    if step in (WIN_STEP, WIN_CONFIRM):
         _win_text(turn)
     elif step == NOTICED_STEP:
         _noticed_text(turn, data.get("patient_id"))
@@ -180,6 +183,7 @@ def _noticed_text(turn: Turn, patient_id: object) -> None:
         return
     turn.companion.end_step(turn.chat_id)
     patient, noticed = noticing.patient, noticing.noticed
+    about = patient or turn.companion.person(patient_id)
     if noticing.outcome is NoticeOutcome.PASSED_ON and patient and noticed:
         label = turn.catalog.button_label(patient.locale, "noticed_keep")
         turn.tell(
@@ -190,11 +194,20 @@ def _noticed_text(turn: Turn, patient_id: object) -> None:
             keyboard=noticed_keyboard(label, noticed.id),
             own=True,
         )
-        turn.reply("noticed_passed_on")
+        _reply_about(turn, person, about, "noticed_passed_on")
     elif noticing.outcome is NoticeOutcome.KEPT_PRIVATE:
-        turn.reply("noticed_kept_private")
+        _reply_about(turn, person, about, "noticed_kept_private")
     else:
         turn.reply("noticed_not_linked")
+
+
+def _reply_about(turn: Turn, person: Person, patient: Person | None, key: str) -> None:
+    """A reply about one patient; a family member who helps several reads whom it is about
+    first, so a line typed after two "I noticed" presses is never sent to the wrong person
+    unknowingly."""
+    heading = whose_heading(turn, person, patient) if patient is not None else None
+    text = turn.render(key)
+    turn.reply_text(f"{heading}\n{text}" if heading else text)
 
 
 # -- buttons on replies --------------------------------------------------------------------------
@@ -232,6 +245,15 @@ def noticed_keep_button(turn: Turn) -> None:
     win = None
     if patient is not None and noticed_id is not None:
         win = turn.companion.keep_noticed(patient.id, noticed_id, turn.now)
+    kept_before = (
+        win is None
+        and patient is not None
+        and noticed_id is not None
+        and turn.companion.noticed_kept(patient.id, noticed_id)
+    )
+    if kept_before:  # a second tap: kind, not "no longer valid"
+        turn.answer("noticed_already_kept")
+        return
     if win is None:
         turn.stale()
         return

@@ -102,8 +102,11 @@ def forget(turn: Turn) -> None:
     if turn.person is None:
         turn.reply("privacy_nothing")
         return
-    turn.reply(
-        "privacy_forget_ask",
+    ask = turn.render("privacy_forget_ask")
+    if turn.companion.promised_rides(turn.person.id, turn.now):
+        ask = f"{ask}\n{turn.render('ride_give_back_warning')}"
+    turn.reply_text(
+        ask,
         keyboard=stacked(
             turn, ("privacy_forget_yes", FORGET_YES), ("privacy_forget_no", FORGET_NO)
         ),

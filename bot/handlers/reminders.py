@@ -55,7 +55,20 @@ def delivery_button(turn: Turn) -> None:
 def _ride(turn: Turn, delivery_id: int) -> None:
     person = turn.person
     assert person is not None
+    if _stopped_driver(turn):
+        return
     _claimed(turn, turn.companion.offer_ride(person.id, delivery_id, turn.now), "ride_patient_told")
+
+
+def _stopped_driver(turn: Turn) -> bool:
+    """Someone who stopped all messages would never get the pick-up note, so their tap on an
+    old "I can drive" is not taken as a promise: they are told how to make it one."""
+    person = turn.person
+    if person is None or not person.stopped:
+        return False
+    turn.answer()
+    turn.reply("ride_stopped_first")
+    return True
 
 
 def _claimed(turn: Turn, offer: RideOffer, told_key: str) -> None:
@@ -105,6 +118,8 @@ def ride_answer_button(turn: Turn) -> None:
         return
     session_id, stamp = int(match["id"]), match["stamp"]
     if match["answer"] == RIDE_YES_PREFIX:
+        if _stopped_driver(turn):
+            return
         offer = turn.companion.confirm_ride(person.id, session_id, stamp, turn.now)
         _claimed(turn, offer, "ride_move_confirmed_patient")
         return

@@ -85,7 +85,11 @@ def add(turn: Turn) -> None:
         local = parse_when(" ".join(args), person.zone, turn.now)
         session = turn.companion.add_session(person.id, local, kind, turn.now)
     except (WhenError, SessionRejected) as exc:
-        turn.reply_text(when_error_text(turn, exc, local, person.zone))
+        text = when_error_text(turn, exc, local, person.zone)
+        if isinstance(exc, WhenError) and exc.code == "bad_format":
+            # Words that are no date at all may be the sentence that matters, as in a step.
+            text = f"{text}\n\n{turn.render('step_help')}"
+        turn.reply_text(text)
         return
     text, keyboard = saved_text(turn, session, "sessions_added")
     overlap = overlap_note(turn, session)

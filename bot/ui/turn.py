@@ -140,12 +140,14 @@ class Turn:
 
     def _deployment(self, locale: str | None, zone: str | None) -> dict[str, object]:
         """What every reply may show of the deployment: the crisis line for the reader's
-        country or language, and the clinic's contact (a reply's line with it is left out when
-        unset)."""
+        country or language, the clinic's contact (a reply's line with it is left out when
+        unset), and its name (the patient's welcome and /help; never a family text, since a
+        clinic's name may say what the treatment is)."""
         settings = self.services.settings
         return {
             "crisis_line": settings.crisis_line_for(locale, zone),
             "clinic_contact": settings.clinic_contact or "",
+            "deployment_name": settings.deployment_name,
         }
 
     def label(self, key: str) -> str:
