@@ -184,7 +184,7 @@ async def test_settings_switches_the_language_both_ways(harness: BotHarness) -> 
     (edited,) = [call for call in calls if call.method == "editMessageText"]
     assert "Settings" in (edited.plain_text or "")
     (help_again,) = await harness.say(PATIENT, "/help", user=english)
-    assert "What this bot does" in (help_again.plain_text or "")
+    assert "What Session Companion does" in (help_again.plain_text or "")
 
 
 async def test_a_chosen_language_outlasts_the_app_language_at_a_new_start(
