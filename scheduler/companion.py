@@ -1098,12 +1098,14 @@ class Companion:
     ) -> tuple[Win, bool] | None:
         """One of the common small wins, tapped on the patient's own message: noted once a day
         (a second tap of the same one is not a second win), with whether it is new. None when
-        the press is not valid."""
+        the press is not valid. It is noted for the patient's local day the message came (a
+        week-old button is about that day, not today); ``Win.day`` says which."""
         with self.db.transaction():
-            if self.own_delivery(patient_id, delivery_id) is None:
+            delivery = self.own_delivery(patient_id, delivery_id)
+            if delivery is None:
                 return None
             patient = self._patient(patient_id)
-            day = _local_day(now, patient.zone)
+            day = _local_day(delivery.sent_at or now, patient.zone)
             if self.notes.has_win(patient_id, day, label):
                 same = [w for w in self.notes.wins(patient_id) if (w.day, w.text) == (day, label)]
                 return same[-1], False
@@ -1120,7 +1122,9 @@ class Companion:
     def answer_checklist(
         self, patient_id: int, delivery_id: int, question: str, answer: str, now: datetime
     ) -> bool:
-        """One checklist question answered on the patient's own message; False when not valid."""
+        """One checklist question answered on the patient's own message; False when not valid.
+        ``SessionRejected("outdated")``, storing nothing, when the session it asked about has
+        since moved or been cancelled: the answers were for a time that no longer holds."""
         return self._answer(patient_id, delivery_id, "checklist", question, answer, now)
 
     def checklist_answers(self, patient_id: int, delivery_id: int) -> dict[str, str]:
@@ -1197,6 +1201,15 @@ class Companion:
             delivery = self.own_delivery(patient_id, delivery_id)
             if delivery is None or delivery.patient_id != patient_id:
                 return False
+            if topic == "checklist" and delivery.session_id is not None:
+                session = self.session(patient_id, delivery.session_id)
+                active = {s.id for s in self.session_store.active(patient_id)}
+                if (
+                    session is None
+                    or session.id not in active
+                    or not delivery.key.startswith(session_key_part(session) + ":")
+                ):
+                    raise SessionRejected("outdated")
             self.notes.answer(
                 patient_id, delivery_id, delivery.session_id, topic, question, answer, now
             )

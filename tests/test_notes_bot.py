@@ -5,7 +5,7 @@ none of it in a family chat, all of it in /export, none after /forget."""
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -521,3 +521,66 @@ async def test_a_family_member_who_forgets_leaves_the_kept_win_without_their_nam
         ("Hummed while cooking", None),
     ]
     assert h.row_counts()["noticed"] == 0
+
+
+# -- old buttons are not new answers ----------------------------------------------------------
+
+
+async def test_a_week_old_win_button_is_noted_for_the_day_of_its_message(
+    harness: BotHarness,
+) -> None:
+    """A tap on last week's "what got easier" is about that day, and the reply says which day."""
+    h = harness
+    patient = patient_with_series(h)
+    _, delivery = await timed(h, PATIENT, MORNING_AFTER_S1, "win_dressed")
+    await h.advance(timedelta(days=7))
+    (noted,) = await h.press(PATIENT, f"win_dressed:{delivery}")
+    text = noted.plain_text or ""
+    assert "Noted for today" not in text
+    line = h.services.settings.crisis_line
+    assert text == plain_text(
+        h.services.catalog.render_reply(
+            "en", "win_noted_on", day=date(2026, 12, 2), text="Got dressed", crisis_line=line
+        )
+    )
+    (win,) = h.services.companion.wins(patient.id)
+    assert win.day == date(2026, 12, 2)
+    # A second tap on that message is "already noted" for that day, not a second win.
+    assert await h.press(PATIENT, f"win_dressed:{delivery}") == []
+    assert last_answer(h) == reply(h, "win_already_on", day=date(2026, 12, 2))
+    assert len(h.services.companion.wins(patient.id)) == 1
+
+
+@pytest.mark.parametrize("change", ["moved", "cancelled"])
+async def test_a_checklist_for_a_session_that_moved_or_was_cancelled_stores_nothing(
+    harness: BotHarness, change: str
+) -> None:
+    h = harness
+    patient = patient_with_series(h)
+    companion = h.services.companion
+    _, delivery = await timed(h, PATIENT, CHECKLIST_S1, "checklist_ride_yes")
+    s1 = companion.sessions(patient.id)[0]
+    if change == "moved":
+        companion.move_session(patient.id, s1.id, datetime(2026, 12, 5, 10, 0), h.clock.now())  # noqa: DTZ001
+    else:
+        companion.cancel_session(patient.id, s1.id, h.clock.now())
+    (told,) = await h.press(PATIENT, f"checklist_ride_yes:{delivery}")
+    assert told.plain_text == reply(h, "checklist_outdated")
+    assert not told.buttons
+    assert companion.notes.answers(patient.id) == []
+
+
+async def test_an_old_check_in_keyboard_never_overwrites_not_ok(harness: BotHarness) -> None:
+    """Every check-in answer is kept with its time; /export shows them all."""
+    h = harness
+    patient = patient_with_series(h)
+    _, delivery = await timed(h, PATIENT, CHECKIN_S1, "checkin_not_ok")
+    await h.press(PATIENT, f"checkin_not_ok:{delivery}")
+    await h.advance(timedelta(minutes=5))
+    await h.press(PATIENT, f"checkin_fine:{delivery}", message_id=0)
+    answers = h.services.companion.notes.answers(patient.id)
+    assert [a.answer for a in answers] == ["not_ok", "fine"]
+    assert answers[0].answered_at < answers[1].answered_at
+    exported_answers = exported(h, PATIENT)["answers"]
+    assert [a["answer"] for a in exported_answers] == ["not_ok", "fine"]
+    assert exported_answers[0]["answered_at"] < exported_answers[1]["answered_at"]

@@ -34,6 +34,7 @@ ABOUT_PERSON = {
     "family_links": "patient_id = :id OR family_id = :id",
     "invites": "patient_id = :id",
     "rides": "driver_id = :id",
+    "ride_questions": "driver_id = :id",
     "deliveries": "patient_id = :id OR recipient_id = :id OR chat_id = :chat",
     "dialogs": "chat_id = :chat",
     "invite_failures": "chat_id = :chat",

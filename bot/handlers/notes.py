@@ -27,7 +27,8 @@ from bot.ui.keyboards import (
 )
 from bot.ui.rides import whose_heading
 from bot.ui.turn import Turn
-from scheduler.companion import NoteRejected, NoticeOutcome, clean_note
+from scheduler.companion import NoteRejected, NoticeOutcome, SessionRejected, clean_note
+from scheduler.localtime import zone_info
 from scheduler.model import Person, Role
 
 WIN_STEP = "win_text"  # the next text is the patient's note
@@ -70,15 +71,20 @@ def _tap_win(turn: Turn, action: str, delivery_id: int) -> None:
     tapped = None
     if patient is not None:
         tapped = turn.companion.tap_win(patient.id, delivery_id, turn.label(action), turn.now)
-    if tapped is None:
+    if tapped is None or patient is None:
         turn.stale()
         return
     win, new = tapped
-    if not new:  # the same win tapped again today
-        turn.answer("win_already")
+    # An old message's tap is noted for its own day, and the reply names that day.
+    today = win.day == turn.now.astimezone(zone_info(patient.zone)).date()
+    if not new:  # the same win tapped again on that day's message
+        turn.answer("win_already" if today else "win_already_on", day=win.day)
         return
     turn.answer()
-    turn.reply("win_noted", text=win.text)
+    if today:
+        turn.reply("win_noted", text=win.text)
+    else:
+        turn.reply("win_noted_on", text=win.text, day=win.day)
 
 
 def _write_own(turn: Turn, delivery_id: int) -> None:
@@ -109,12 +115,17 @@ def _checkin(turn: Turn, answer: str, delivery_id: int) -> None:
 def _checklist(turn: Turn, rest: str, delivery_id: int) -> None:
     question, _, answer = rest.rpartition("_")
     patient = turn.patient
-    if (
-        patient is None
-        or question not in CHECKLIST_QUESTIONS
-        or answer not in ("yes", "no")
-        or not turn.companion.answer_checklist(patient.id, delivery_id, question, answer, turn.now)
-    ):
+    try:
+        answered = (
+            patient is not None
+            and question in CHECKLIST_QUESTIONS
+            and answer in ("yes", "no")
+            and turn.companion.answer_checklist(patient.id, delivery_id, question, answer, turn.now)
+        )
+    except SessionRejected:  # the session moved or was cancelled since: nothing is stored
+        turn.settle("checklist_outdated")
+        return
+    if patient is None or not answered:
         turn.stale()
         return
     position = CHECKLIST_QUESTIONS.index(question)

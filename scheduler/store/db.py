@@ -310,6 +310,33 @@ MIGRATIONS: tuple[str, ...] = (
         family_notes INTEGER NOT NULL DEFAULT 0
     );
     """,
+    # Outside testing: a moved session's driver who was asked "does the new time suit you?" and
+    # has not answered is stored (``ride_questions``), so the patient hears when that driver goes
+    # away with the question open. Check-in and checklist answers keep every press with its time
+    # (no more one row per question), so an old keyboard's "Fine" never overwrites a "Not OK".
+    """
+    CREATE TABLE ride_questions (
+        session_id INTEGER PRIMARY KEY REFERENCES sessions(id) ON DELETE CASCADE,
+        driver_id INTEGER NOT NULL REFERENCES people(id) ON DELETE CASCADE,
+        asked_at TEXT NOT NULL
+    );
+    CREATE INDEX ride_questions_driver ON ride_questions(driver_id);
+    CREATE TABLE answers_new (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        patient_id INTEGER NOT NULL REFERENCES people(id) ON DELETE CASCADE,
+        delivery_id INTEGER NOT NULL,
+        session_id INTEGER REFERENCES sessions(id) ON DELETE SET NULL,
+        topic TEXT NOT NULL CHECK (topic IN ('checkin', 'checklist')),
+        question TEXT NOT NULL,
+        answer TEXT NOT NULL,
+        answered_at TEXT NOT NULL
+    );
+    INSERT INTO answers_new SELECT * FROM answers;
+    DROP TABLE answers;
+    ALTER TABLE answers_new RENAME TO answers;
+    CREATE INDEX answers_patient ON answers(patient_id);
+    CREATE INDEX answers_delivery ON answers(delivery_id);
+    """,
 )
 
 

@@ -117,13 +117,12 @@ class Notes:
         answer: str,
         now: datetime,
     ) -> None:
-        """A second tap on the same question replaces the first answer."""
+        """Every press is kept with its time: a later tap (an old keyboard pressed again) adds
+        an answer and never replaces one, so a "Not OK" is never lost; the latest counts."""
         with self.db.transaction() as conn:
             conn.execute(
                 "INSERT INTO answers (patient_id, delivery_id, session_id, topic, question,"
-                " answer, answered_at) VALUES (?, ?, ?, ?, ?, ?, ?)"
-                " ON CONFLICT (delivery_id, question) DO UPDATE SET answer = excluded.answer,"
-                " answered_at = excluded.answered_at",
+                " answer, answered_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (patient_id, delivery_id, session_id, topic, question, answer, to_db(now)),
             )
 
