@@ -29,7 +29,7 @@ from bot.ui.keyboards import (
     match_id,
     stacked,
 )
-from bot.ui.rides import reachable, tell_lost, whose_heading
+from bot.ui.rides import helping_lines, reachable, tell_lost, whose_heading
 from bot.ui.turn import Keyboard, Turn
 from bot.ui.words import clean_name
 from scheduler.companion import MAX_PENDING_INVITES, JoinOutcome, NotAllowed
@@ -176,7 +176,7 @@ def family(turn: Turn) -> None:
     links = companion.family(person.id)
     invites = companion.pending_invites(person.id, turn.now)
     # A patient may also help someone else: that part follows their own family, never hidden.
-    helping = _helping_lines(turn, person)
+    helping = helping_lines(turn, person)
     if not links and not invites:
         turn.reply_text("\n\n".join([turn.render("family_list_none"), *helping]))
         return
@@ -205,22 +205,8 @@ def family(turn: Turn) -> None:
 def _helping(turn: Turn, person: Person) -> None:
     """``/family`` for a family member: one person helped stays "the person who invited you";
     several are listed by the names their patients chose, so they can tell them apart."""
-    helping = _helping_lines(turn, person)
+    helping = helping_lines(turn, person)
     turn.reply_text(helping[0] if helping else turn.render("family_leave_none"))
-
-
-def _helping_lines(turn: Turn, person: Person) -> list[str]:
-    """Whom this person helps, as one text (empty when nobody)."""
-    helped = [link for link in turn.companion.linked_patients(person.id) if link.status == ACTIVE]
-    if len(helped) < 2:
-        waiting = turn.companion.linked_patients(person.id)
-        if not helped and waiting:  # not linked yet: saying so would promise notes not coming
-            return [turn.render("family_join_asked")]
-        return [turn.render("family_list_helping")] if helped else []
-    lines = [turn.render("family_list_helping_head")]
-    lines += [turn.render("family_list_helping_line", name=link.name) for link in helped]
-    lines.append(turn.render("family_list_helping_tail"))
-    return ["\n".join(lines)]
 
 
 def _own_link(turn: Turn, link_id: int | None) -> LinkView | None:

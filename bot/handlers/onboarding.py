@@ -8,7 +8,8 @@ first moment and the contract's non-interactive path (``/start``, ``/timezone``,
 no questions answered. Each step takes typed text or its buttons; anything else gets the step's
 question again, with the crisis line, and changes nothing. Any command ends the step; ``/start``
 again resumes it. A stopped person's ``/start`` (or someone who had blocked the bot) brings the
-messages back instead.
+messages back instead. A family member's ``/start`` says whom they help; a button sets up their
+own sessions if they want them (keeping their family links).
 """
 
 from __future__ import annotations
@@ -37,14 +38,17 @@ from bot.ui.keyboards import (
     OB_DONE,
     OB_KIND,
     OB_NAME,
+    OB_OWN,
     OB_SERIES,
     OB_ZONE,
     count_keyboard,
     kind_keyboard,
     more_keyboard,
     name_keyboard,
+    stacked,
     zone_keyboard,
 )
+from bot.ui.rides import helping_lines
 from bot.ui.turn import Turn
 from bot.ui.words import (
     clean_name,
@@ -82,6 +86,29 @@ def start(turn: Turn) -> None:
         turn.reply("onboarding_resume")
         _ask(turn, step[0])
         return
+    if person is not None and person.role is Role.FAMILY:
+        # A relative tapping /start again is here as family: they become a patient only when
+        # they ask for their own sessions (``OB_OWN``).
+        _family_start(turn, person)
+        return
+    _become_patient(turn)
+
+
+def _family_start(turn: Turn, person: Person) -> None:
+    """Whom they help and what they get (as ``/family`` says it), /help, and a button for
+    anyone who also wants notes around their own sessions."""
+    helping = helping_lines(turn, person) or [turn.render("family_start_nobody")]
+    turn.reply_text(
+        "\n\n".join([*helping, turn.render("family_start_more")]),
+        keyboard=stacked(turn, ("family_start_own", OB_OWN)),
+    )
+
+
+def _become_patient(turn: Turn) -> None:
+    """Register (or turn a family member into) a patient, keeping any family links, and begin
+    set-up."""
+    companion = turn.companion
+    person = turn.person
     had_sessions = person is not None and bool(companion.sessions(person.id))
     if person is None or person.role is not Role.PATIENT:
         name = person.display_name if person is not None else clean_name(turn.first_name)
@@ -309,7 +336,11 @@ def button(turn: Turn) -> None:
     zone = OB_ZONE.match(data)
     kind = OB_KIND.match(data)
     series = OB_SERIES.match(data)
-    if person is None:
+    if data == OB_OWN and turn.person is not None and turn.person.role is Role.FAMILY:
+        turn.drop_buttons()
+        turn.answer()
+        _become_patient(turn)
+    elif person is None:
         turn.stale()
     elif step == NAME and data == OB_NAME and (name := _telegram_name(turn)):
         turn.drop_buttons()

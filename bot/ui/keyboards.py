@@ -76,6 +76,7 @@ _MAX_LABEL = 64
 
 OB_NAME = "ob:name"
 OB_DONE = "ob:done"
+OB_OWN = "ob:own"  # a family member asks to set up their own sessions
 OB_ZONE = re.compile(r"^ob:z:(?P<zone>[A-Za-z0-9_+/-]{1,58})$")
 OB_KIND = re.compile(r"^ob:k:(?P<kind>[a-z]{1,10})$")
 OB_COUNT = re.compile(r"^ob:n:(?P<count>\d{1,2})$")

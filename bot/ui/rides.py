@@ -33,6 +33,20 @@ def helps_several(turn: Turn, reader: Person) -> bool:
     return sum(1 for link in links if link.status == ACTIVE) > 1
 
 
+def helping_lines(turn: Turn, person: Person) -> list[str]:
+    """Whom this person helps, as one text (empty when nobody)."""
+    helped = [link for link in turn.companion.linked_patients(person.id) if link.status == ACTIVE]
+    if len(helped) < 2:
+        waiting = turn.companion.linked_patients(person.id)
+        if not helped and waiting:  # not linked yet: saying so would promise notes not coming
+            return [turn.render("family_join_asked")]
+        return [turn.render("family_list_helping")] if helped else []
+    lines = [turn.render("family_list_helping_head")]
+    lines += [turn.render("family_list_helping_line", name=link.name) for link in helped]
+    lines.append(turn.render("family_list_helping_tail"))
+    return ["\n".join(lines)]
+
+
 def whose_heading(turn: Turn, reader: Person, patient: Person) -> str | None:
     """The first line of a note about ``patient`` for a family member who helps several people
     ("About Alex"), in the reader's language; None for everyone else."""
