@@ -42,7 +42,9 @@ Family
     ``unlink_family(patient_id, link_id, now) -> Unlinked``,
     ``open_requests(session_id, now)`` (whom to ask again after a ride went away),
     ``ride_question / confirm_ride(family_person_id, session_id, stamp, now)`` (a moved
-    session's driver: does the new time, ``ride_stamp(session)``, suit them?)
+    session's driver: does the new time, ``ride_stamp(session)``, suit them?),
+    ``decline_ride(family_person_id, session_id, now)`` (no); the open question is stored, and
+    ``promised_rides`` counts it, so a driver going away before answering is told as a lost ride
     Caps: ``MAX_UPCOMING_SESSIONS`` (``SessionRejected("upcoming_cap")``),
     ``MAX_PENDING_INVITES`` (``NotAllowed("invite_cap")``)
     ``issue_invite``, ``preview_invite``, ``join``, ``pending_link``, ``link_of``, ``decline``:
@@ -81,7 +83,7 @@ import re
 import secrets
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from enum import StrEnum
 from typing import Any
@@ -561,7 +563,11 @@ class Companion:
             )
             self.session_store.move(session_id, local_start, patient.zone, fold=fold)
             change = self._change(patient_id, self._own_session(patient_id, session_id))
+            if change.driver_id is None:
+                # Moved again before the driver answered: they are asked about this time.
+                change = replace(change, driver_id=self.rides.asked(session_id))
             self.rides.release(session_id)
+            self._ask_driver(session_id, change.driver_id, now)
             self._replan(patient_id, now)
             return change
 
@@ -573,6 +579,7 @@ class Companion:
             self.session_store.cancel(session_id)
             self.deliveries.cancel_pending(reason=SESSION_CANCELLED, session_id=session_id)
             self.rides.release(session_id)
+            self.rides.settle_question(session_id)
             self._replan(patient_id, now)
             return change
 
@@ -690,6 +697,7 @@ class Companion:
             ):
                 return ClaimResult.NOT_ALLOWED
             if self.rides.claim(session_id, family_person_id, now):
+                self.rides.settle_question(session_id)  # someone drives: nothing left to ask
                 # The others' pending requests go, the driver's pick-up note comes.
                 self._replan(session.patient_id, now)
                 return ClaimResult.CLAIMED
@@ -722,7 +730,12 @@ class Companion:
         if driver is None:
             return []
         promised = []
-        for ride in self.rides.of_driver(driver_id):
+        # A question about a moved session's new time, still open, stands for the ride: the
+        # patient was told the answer would come, and it must, if the driver goes away.
+        asked = [
+            q for q in self.rides.questions_of(driver_id) if self.rides.get(q.session_id) is None
+        ]
+        for ride in [*self.rides.of_driver(driver_id), *asked]:
             session = self.session_store.get(ride.session_id)
             if session is None or session_start(session) <= now:
                 continue
@@ -742,6 +755,7 @@ class Companion:
         with self.db.transaction():
             lost = self.promised_rides(driver_id, now)
             for ride in lost:
+                self.rides.settle_question(ride.session.id, driver_id=driver_id)
                 if self.rides.release(ride.session.id, driver_id=driver_id):
                     self._replan(ride.patient.id, now)
             return lost
@@ -814,6 +828,7 @@ class Companion:
             if found is None:
                 return RideOffer(ClaimResult.NOT_ALLOWED, None, None)
             patient, session = found
+            self.rides.settle_question(session_id, driver_id=family_person_id)
             result = self.claim_ride(family_person_id, session_id, now)
             covered: tuple[RideRequest, ...] = ()
             if result is ClaimResult.CLAIMED:
@@ -823,6 +838,22 @@ class Companion:
                     if request.recipient_id != family_person_id
                 )
             return RideOffer(result, patient, session, covered)
+
+    def decline_ride(self, family_person_id: int, session_id: int, now: datetime) -> bool:
+        """No, the moved session's new time does not suit the driver: the question is answered,
+        and a ride they said yes to meanwhile (an older keyboard) is given back. True if so."""
+        with self.db.transaction():
+            self.rides.settle_question(session_id, driver_id=family_person_id)
+            return self.release_ride(family_person_id, session_id, now)
+
+    def _ask_driver(self, session_id: int, driver_id: int | None, now: datetime) -> None:
+        """Store the open question to a moved session's driver, who can be asked only while
+        they get messages (the bot tells the patient at once otherwise)."""
+        state = self.people.state(driver_id) if driver_id is not None else None
+        if driver_id is None or state is None or state.person.stopped or state.gone:
+            self.rides.settle_question(session_id)
+        else:
+            self.rides.ask(session_id, driver_id, now)
 
     # -- what people do with invites and buttons -------------------------------------------------
 
@@ -1026,6 +1057,10 @@ class Companion:
             "rides": [
                 {"session_id": ride.session_id, "claimed_at": _iso(ride.claimed_at)}
                 for ride in self.rides.of_driver(person_id)
+            ],
+            "ride_questions": [
+                {"session_id": asked.session_id, "asked_at": _iso(asked.claimed_at)}
+                for asked in self.rides.questions_of(person_id)
             ],
             "deliveries": [
                 {
@@ -1398,6 +1433,7 @@ class Companion:
             reason=reason, recipient_id=link.family_id, patient_id=link.patient_id
         )
         self.rides.release_driver(link.family_id, patient_id=link.patient_id)
+        self.rides.drop_questions(link.family_id, patient_id=link.patient_id)
 
     def _update(self, person_id: int, now: datetime, change: Callable[[], None]) -> Person:
         with self.db.transaction():

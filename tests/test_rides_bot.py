@@ -7,6 +7,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
+import pytest
+
 from bot.offline.fake_api import JSON, Call
 from scheduler.model import Kind, Person
 
@@ -370,3 +372,73 @@ async def test_a_ride_that_goes_away_is_offered_again_to_the_others(harness: Bot
     await h.press(KIM_CHAT, data_like([again], "ride:"), user=KIM)
     assert drivers(h) == ["Kim"]
     assert f"Kim will drive you home after your session on {WHEN}." in said(h, PATIENT, mark)
+
+
+async def _driver_goes(h: BotHarness, how: str) -> None:
+    if how == "block":
+        blocked = h.api.make_my_chat_member(
+            SAM_CHAT, chat_type="private", new_status="kicked", old_status="member", user=SAM
+        )
+        await h.feed(blocked, SAM_CHAT)
+        return
+    command, confirm = {"stop": ("/stop", "stop_y"), "leave": ("/leave", "fl_y")}.get(
+        how, ("/forget", "forget_y")
+    )
+    (ask,) = await h.say(SAM_CHAT, command, user=SAM)
+    assert reply(h, "ride_give_back_warning") in (ask.text or "")  # said before they decide
+    await h.press(SAM_CHAT, confirm, user=SAM)
+
+
+@pytest.mark.parametrize("how", ["stop", "leave", "forget", "block"])
+async def test_a_driver_who_goes_away_with_the_move_question_open_the_patient_hears_it(
+    harness: BotHarness, how: str
+) -> None:
+    """After a move the patient read "I'll tell you their answer": if the driver stops, leaves,
+    erases their data or blocks the bot before answering, that answer is "the ride is off"."""
+    h = harness
+    await setup(h, (SAM_CHAT, "Sam"))
+    await sam_drives(h)
+    await move(h, "2026-12-03 11:00")
+    mark = h.api.mark()
+    await _driver_goes(h, how)
+    assert (
+        "Sam can't drive you home any more after your session on Thursday 3 December at 11:00"
+        in said(h, PATIENT, mark)
+    )
+    count = h.services.db.conn.execute("SELECT count(*) FROM ride_questions").fetchone()[0]
+    assert count == 0
+
+
+async def test_an_answered_move_question_is_not_told_twice(harness: BotHarness) -> None:
+    """Sam said No already, so leaving later adds no second "ride is off" about it."""
+    h = harness
+    await setup(h, (SAM_CHAT, "Sam"))
+    await sam_drives(h)
+    mark = h.api.mark()
+    await move(h, "2026-12-03 11:00")
+    ask = [c for c in h.api.sent_to(SAM_CHAT, since=mark) if c.buttons]
+    await h.press(SAM_CHAT, data_like(ask, "rc_n:"), user=SAM)
+    (warning,) = await h.say(SAM_CHAT, "/leave", user=SAM)
+    assert warning.text == reply(h, "family_leave_ask")
+    mark = h.api.mark()
+    await h.press(SAM_CHAT, "fl_y", user=SAM)
+    assert "can't drive you home any more" not in said(h, PATIENT, mark)
+
+
+async def test_a_second_move_asks_the_driver_about_the_newest_time(harness: BotHarness) -> None:
+    """While the first question is open the session moves again: the driver is asked about the
+    newest time (the old buttons are stale), so the patient's "I'll tell you" still holds."""
+    h = harness
+    await setup(h, (SAM_CHAT, "Sam"))
+    await sam_drives(h)
+    await move(h, "2026-12-03 11:00")
+    mark = h.api.mark()
+    await move(h, "2026-12-04 11:00")
+    assert "I've asked them whether the new time works" in said(h, PATIENT, mark)
+    ask = [c for c in h.api.sent_to(SAM_CHAT, since=mark) if c.buttons]
+    assert (ask[0].plain_text or "").startswith(
+        "The appointment has moved to Friday 4 December at 11:00."
+    )
+    mark = h.api.mark()
+    await h.press(SAM_CHAT, data_like(ask, "rc_y:"), user=SAM)
+    assert drivers(h) == ["Sam"]

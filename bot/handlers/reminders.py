@@ -133,8 +133,7 @@ def ride_answer_button(turn: Turn) -> None:
     if driver is not None and driver.id != person.id:
         turn.settle("ride_taken")
         return
-    if driver is not None:
-        turn.companion.release_ride(person.id, session.id, turn.now)
+    if turn.companion.decline_ride(person.id, session.id, turn.now):
         reopen_requests(turn, patient, session)  # their requests said "covered"
     told = reachable(turn, patient)
     turn.settle("ride_move_declined" if told else "ride_move_declined_untold")

@@ -279,6 +279,52 @@ class Rides:
         ).fetchall()
         return [_ride(row) for row in rows]
 
+    # -- a moved session's driver, asked "does the new time suit you?" and not yet answering --
+
+    def ask(self, session_id: int, driver_id: int, now: datetime) -> None:
+        """Record the open question (a later move of the same session asks anew)."""
+        with self.db.transaction() as conn:
+            conn.execute(
+                "INSERT INTO ride_questions (session_id, driver_id, asked_at) VALUES (?, ?, ?)"
+                " ON CONFLICT (session_id) DO UPDATE SET driver_id = excluded.driver_id,"
+                " asked_at = excluded.asked_at",
+                (session_id, driver_id, to_db(now)),
+            )
+
+    def asked(self, session_id: int) -> int | None:
+        """The driver asked about this session's new time and not answered yet, or None."""
+        row = self.db.conn.execute(
+            "SELECT driver_id FROM ride_questions WHERE session_id = ?", (session_id,)
+        ).fetchone()
+        return None if row is None else int(row["driver_id"])
+
+    def questions_of(self, driver_id: int) -> list[Ride]:
+        """The driver's open questions, as (session, driver, asked at)."""
+        rows = self.db.conn.execute(
+            "SELECT session_id, driver_id, asked_at AS claimed_at FROM ride_questions"
+            " WHERE driver_id = ? ORDER BY session_id",
+            (driver_id,),
+        ).fetchall()
+        return [_ride(row) for row in rows]
+
+    def settle_question(self, session_id: int, *, driver_id: int | None = None) -> bool:
+        """The question is answered, or moot (the session cancelled, the driver gone)."""
+        with self.db.transaction() as conn:
+            cur = conn.execute(
+                "DELETE FROM ride_questions WHERE session_id = ? AND (? IS NULL OR driver_id = ?)",
+                (session_id, driver_id, driver_id),
+            )
+            return cur.rowcount > 0
+
+    def drop_questions(self, driver_id: int, *, patient_id: int | None = None) -> None:
+        """The driver's open questions go (only that patient's sessions if given)."""
+        with self.db.transaction() as conn:
+            conn.execute(
+                "DELETE FROM ride_questions WHERE driver_id = ? AND (? IS NULL OR session_id IN"
+                " (SELECT id FROM sessions WHERE patient_id = ?))",
+                (driver_id, patient_id, patient_id),
+            )
+
 
 def _opt(text: str | None) -> datetime | None:
     return from_db(text) if text else None
