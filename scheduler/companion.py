@@ -41,6 +41,7 @@ Family
     -> Left``,
     ``unlink_family(patient_id, link_id, now) -> Unlinked``,
     ``open_requests(session_id, now)`` (whom to ask again after a ride went away),
+    ``open_rides_for(family_person_id, now)`` (what to show again to someone back with /start),
     ``ride_question / confirm_ride(family_person_id, session_id, stamp, now)`` (a moved
     session's driver: does the new time, ``ride_stamp(session)``, suit them?),
     ``decline_ride(family_person_id, session_id, now)`` (no); the open question is stored, and
@@ -779,6 +780,23 @@ class Companion:
                 and self.links.active_link(session.patient_id, person.id)
             ):
                 found.append((person, request))
+        return found
+
+    def open_rides_for(
+        self, family_person_id: int, now: datetime
+    ) -> list[tuple[Person, Session, RideRequest]]:
+        """The rides still open whose request this family member was sent, for sessions to
+        come of the people they help: after a ``restart`` they are shown again, since their own
+        button went when they claimed, before their ``/stop`` gave the ride back."""
+        found = []
+        for link in self.links.of_family(family_person_id):
+            patient = self.people.get(link.patient_id)
+            if link.status != ACTIVE or patient is None:
+                continue
+            for session in self.session_store.active(link.patient_id):
+                for member, request in self.open_requests(session.id, now):
+                    if member.id == family_person_id:
+                        found.append((patient, session, request))
         return found
 
     def leave_patient(self, family_person_id: int, link_id: int, now: datetime) -> Left:

@@ -7,6 +7,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
+import pytest
+
 from bot.offline.fake_api import JSON, Call
 from bot.preview import plain_text
 from scheduler.model import Kind, Person, Role
@@ -108,3 +110,38 @@ async def test_a_stopped_relatives_start_brings_their_notes_back(harness: BotHar
         for c in h.api.sent_to(SAM_CHAT, since=mark)
         for _, data in c.buttons
     )
+
+
+@pytest.mark.parametrize("command", ["/start", "/resume"])
+async def test_a_driver_who_stopped_and_came_back_can_offer_again(
+    harness: BotHarness, command: str
+) -> None:
+    """Their own "I can drive" went when they claimed; /stop gave the ride back. Back with
+    /start, the ride still open is shown to them with the button, and their tap is a claim."""
+    h = harness
+    alex = patient(h, ALEX_CHAT, "Alex")
+    link(h, alex, SAM_CHAT, "Sam")
+    h.services.rearm()
+    await h.advance_to(RIDE_DUE)
+    ride = [d for c in h.api.sent_to(SAM_CHAT) for _, d in c.buttons if d.startswith("ride:")]
+    await h.press(SAM_CHAT, ride[0], user=SAM)
+    await h.say(SAM_CHAT, "/stop", user=SAM)
+    await h.press(SAM_CHAT, "stop_y", user=SAM)
+    assert h.services.companion.driver_for(alex_session(h, alex)) is None
+
+    back = await h.say(SAM_CHAT, command, user=SAM)
+    welcome = "control_restarted" if command == "/start" else "control_resumed"
+    assert reply(h, welcome) in said(back)
+    assert "The ride home is still open for the appointment on Wednesday 2 December at 10:00" in (
+        said(back)
+    )
+    (again,) = [d for c in back for _, d in c.buttons if d.startswith("ride:")]
+    mark = h.api.mark()
+    await h.press(SAM_CHAT, again, user=SAM)
+    driver = h.services.companion.driver_for(alex_session(h, alex))
+    assert driver is not None and driver.display_name == "Sam"
+    assert "Sam will drive you home" in said(h.api.sent_to(ALEX_CHAT, since=mark))
+
+
+def alex_session(h: BotHarness, alex: Person) -> int:
+    return h.services.companion.sessions(alex.id)[0].id

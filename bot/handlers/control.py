@@ -10,7 +10,7 @@ import re
 from datetime import time, timedelta
 
 from bot.ui.keyboards import SETTING, STOP_NO, STOP_YES, stacked
-from bot.ui.rides import tell_lost
+from bot.ui.rides import offer_open_rides, tell_lost
 from bot.ui.turn import Keyboard, Turn
 from messages import Wording
 from scheduler.model import Person, QuietHours, Role
@@ -73,6 +73,8 @@ def resume(turn: Turn) -> None:
     if person.stopped:
         turn.companion.restart(person.id, turn.now)
     turn.reply("control_resumed")
+    if person.stopped:
+        offer_open_rides(turn, person)  # as /start does: their own button went when they claimed
 
 
 def stop(turn: Turn) -> None:

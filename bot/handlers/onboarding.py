@@ -48,7 +48,7 @@ from bot.ui.keyboards import (
     stacked,
     zone_keyboard,
 )
-from bot.ui.rides import helping_lines
+from bot.ui.rides import helping_lines, offer_open_rides
 from bot.ui.turn import Turn
 from bot.ui.words import (
     clean_name,
@@ -80,6 +80,7 @@ def start(turn: Turn) -> None:
     if person is not None and (person.stopped or companion.is_gone(person.id)):
         companion.restart(person.id, turn.now)
         turn.reply("control_restarted")
+        offer_open_rides(turn, person)
         return
     step = companion.step(turn.chat_id)
     if person is not None and step is not None and step[0] in STEPS:

@@ -97,6 +97,22 @@ def reopen_requests(turn: Turn, patient: Person, session: Session) -> None:
         )
 
 
+def offer_open_rides(turn: Turn, person: Person) -> None:
+    """Someone back with ``/start`` after ``/stop`` (or a block): each ride still open that they
+    were asked for is shown again with an "I can drive" button on their own request, since the
+    one they had went when they claimed before stopping gave the ride back."""
+    for patient, session, request in turn.companion.open_rides_for(person.id, turn.now):
+        turn.tell(
+            person,
+            "ride_still_open",
+            values=reader_values(session, person),
+            keyboard=[
+                [(turn.catalog.button_label(person.locale, "ride"), f"ride:{request.delivery_id}")]
+            ],
+            heading=whose_heading(turn, person, patient),
+        )
+
+
 def cover_requests(turn: Turn, offer: RideOffer) -> None:
     """After a claim: the other family members' ride requests become "covered, thank you",
     their button gone. Best effort, after the commit: an edit Telegram refuses (the message too
