@@ -28,8 +28,8 @@ import random
 import re
 import signal
 import sys
-from collections.abc import Awaitable, Callable
-from datetime import datetime
+from collections.abc import Awaitable, Callable, Collection
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -142,6 +142,11 @@ class GatedDeliveries(Deliveries):
     def claim_due(self, now: datetime, limit: int = 50) -> list[ClaimedDelivery]:
         return [] if self.closed else super().claim_due(now, limit)
 
+    def claim_next(
+        self, now: datetime, limit: int, busy: Collection[int] = ()
+    ) -> list[ClaimedDelivery]:
+        return [] if self.closed else super().claim_next(now, limit, busy)
+
 
 class Runtime:
     """What ``serve`` shares with the jobs: the stop request and the exit status."""
@@ -191,7 +196,8 @@ def build_application(
     if base_url:
         builder = builder.base_url(base_url).base_file_url(file_url_for(base_url))
     if rate_limit:
-        # Global and per-group limits; per-chat spacing of private chats is TelegramSender's.
+        # The global 30 messages/s (and per-group limits) for the dispatcher's concurrent sends;
+        # per-chat spacing of private chats is the dispatcher's, stored per chat.
         builder = builder.rate_limiter(AIORateLimiter())
     application: CompanionApp = builder.build()
     db = Database(db_path)
@@ -199,10 +205,11 @@ def build_application(
     dispatcher = Dispatcher(
         db,
         catalog,
-        TelegramSender(application.bot, min_chat_interval=min_chat_interval),
+        TelegramSender(application.bot),
         crisis_line=settings.crisis_line,
         # A retry's wait counts from when its answer came, not from the run's start.
         now_fn=clock.now,
+        chat_interval=timedelta(seconds=min_chat_interval),
     )
     gate = GatedDeliveries(db)
     dispatcher.deliveries = gate

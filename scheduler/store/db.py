@@ -266,6 +266,17 @@ MIGRATIONS: tuple[str, ...] = (
     UPDATE inbox SET seq = update_id;
     CREATE INDEX inbox_seq ON inbox(seq) WHERE status = 'pending';
     """,
+    # chat pacing (issue 9): the instant before which nothing may be sent to a chat, its 1 s
+    # spacing after a send or the flood wait Telegram named, so a wait outlives a dispatch run
+    # and a restart; and the pending replies of a chat found by index, for the wake-up time.
+    """
+    CREATE TABLE chat_pacing (
+        chat_id INTEGER PRIMARY KEY,
+        not_before TEXT NOT NULL
+    );
+    CREATE INDEX deliveries_chat ON deliveries(chat_id, due_at)
+        WHERE status = 'pending' AND chat_id IS NOT NULL;
+    """,
 )
 
 

@@ -11,9 +11,10 @@ them (re-plan plus cancel, say) in one atomic unit.
 
 from __future__ import annotations
 
+import json
 import secrets
 import sqlite3
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
@@ -28,6 +29,7 @@ REPLY = "reply"  # message_id and key prefix of the rows queue_reply makes
 REPLY_AHEAD = timedelta(milliseconds=1)
 SNOOZE_MARK = ":snooze@"  # a snoozed copy's key is f"{root key}{SNOOZE_MARK}{due instant}"
 RECOVERED = "recovered"  # reason on a row that recover_in_flight already put back once
+_TICK = timedelta(microseconds=1)  # rows put behind a postponed one keep their order by this
 
 
 @dataclass(frozen=True)
@@ -71,6 +73,16 @@ class ClaimedDelivery:
     # ``queue_reply``). ``None`` on timed rows, which are rendered at send time.
     chat_id: int | None = None
     body: str | None = None
+    # Where it goes: the reply's chat, or the recipient's (None only if the recipient is gone).
+    target_chat: int | None = None
+
+
+@dataclass(frozen=True)
+class Held:
+    """What ``Deliveries.hold_chat`` did to a chat's other pending rows."""
+
+    requeued: int = 0  # now due behind the postponed row, in their order
+    expired: int = 0  # would have waited past their deadline: skipped as expired
 
 
 @dataclass(frozen=True)
@@ -348,12 +360,157 @@ class Deliveries:
         claimed.sort(key=lambda item: (item.due_at, item.id))
         return claimed
 
+    def claim_next(
+        self, now: datetime, limit: int, busy: Collection[int] = ()
+    ) -> list[ClaimedDelivery]:
+        """Claim up to ``limit`` due rows for the concurrent dispatcher, one per chat at most.
+
+        Skipped: chats in ``busy`` (a send to them is in flight: never two at once to one chat)
+        and chats whose stored not-before (``chat_pacing``: the 1 s spacing, a flood wait) is
+        after ``now``. Order: urgent rows first, then due time, then id, across chats and
+        within a chat alike, so when more is due than can go at once, "don't drive" and the
+        last steps go before the rest. A row's chat is known without rendering it: a reply's
+        ``chat_id``, else its recipient's.
+
+        Choice and claim happen under one write lock (``BEGIN IMMEDIATE``), as in ``claim_due``.
+        """
+        if limit < 1:
+            return []
+        stamp = to_db(now)
+        with self.db.transaction() as conn:
+            chosen = conn.execute(
+                "WITH due AS ("
+                "  SELECT d.id, d.urgent, d.due_at, coalesce(d.chat_id, p.chat_id) AS chat"
+                "  FROM deliveries d LEFT JOIN people p ON p.id = d.recipient_id"
+                "  WHERE d.status = 'pending' AND d.due_at <= ?1"
+                "), free AS ("
+                "  SELECT id, urgent, due_at, chat, row_number() OVER ("
+                "    PARTITION BY chat ORDER BY urgent DESC, due_at, id) AS nth"
+                "  FROM due WHERE chat IS NULL OR ("
+                "    chat NOT IN (SELECT value FROM json_each(?2))"
+                "    AND NOT EXISTS (SELECT 1 FROM chat_pacing c"
+                "      WHERE c.chat_id = due.chat AND c.not_before > ?1))"
+                ")"
+                " SELECT id, chat FROM free WHERE nth = 1"
+                " ORDER BY urgent DESC, due_at, id LIMIT ?3",
+                (stamp, json.dumps(list(busy)), limit),
+            ).fetchall()
+            if not chosen:
+                return []
+            chats = {int(row[0]): row[1] for row in chosen}
+            rows = conn.execute(
+                "UPDATE deliveries SET status = 'sending', attempts = attempts + 1,"
+                " claimed_at = ?"
+                " WHERE id IN (SELECT value FROM json_each(?)) AND status = 'pending'"
+                " RETURNING id, key, patient_id, recipient_id, session_id, message_id,"
+                " due_at, deadline, urgent, attempts, chat_id, body",
+                (stamp, json.dumps(list(chats))),
+            ).fetchall()
+        claimed = [
+            ClaimedDelivery(
+                id=row["id"],
+                key=row["key"],
+                patient_id=row["patient_id"],
+                recipient_id=row["recipient_id"],
+                session_id=row["session_id"],
+                message_id=row["message_id"],
+                due_at=from_db(row["due_at"]),
+                deadline=from_db(row["deadline"]),
+                urgent=bool(row["urgent"]),
+                attempts=row["attempts"],
+                chat_id=row["chat_id"],
+                body=row["body"],
+                target_chat=chats[row["id"]],
+            )
+            for row in rows
+        ]
+        claimed.sort(key=lambda item: (not item.urgent, item.due_at, item.id))
+        return claimed
+
+    def hold_chat(
+        self, chat_id: int, until: datetime, *, after_id: int, reason: str = "behind"
+    ) -> Held:
+        """Put a chat's other pending rows due before ``until`` behind the row ``after_id``,
+        which was postponed to ``until``: a microsecond apart each, in their order, uncounted.
+        A row that would then be due at or after its deadline is skipped as expired. So a chat
+        never gets its later messages before an earlier one that had to wait.
+        """
+        with self.db.transaction() as conn:
+            rows = conn.execute(
+                "SELECT id, deadline FROM deliveries WHERE status = 'pending' AND id != ?1"
+                " AND due_at <= ?2 AND (chat_id = ?3 OR (chat_id IS NULL AND recipient_id ="
+                "   (SELECT id FROM people WHERE chat_id = ?3)))"
+                " ORDER BY due_at, id",
+                (after_id, to_db(until), chat_id),
+            ).fetchall()
+            if not rows:
+                return Held()
+            self._changed()
+            requeue: list[tuple[str, str, int]] = []
+            expire: list[tuple[int]] = []
+            due = until
+            for row in rows:
+                due += _TICK
+                if to_db(due) >= row["deadline"]:
+                    expire.append((row["id"],))
+                else:
+                    requeue.append((to_db(due), reason, row["id"]))
+            conn.executemany(
+                "UPDATE deliveries SET due_at = ?,"  # noqa: S608
+                f" reason = CASE WHEN reason = '{RECOVERED}' THEN reason ELSE ? END"
+                " WHERE id = ? AND status = 'pending'",
+                requeue,
+            )
+            conn.executemany(
+                "UPDATE deliveries SET status = 'skipped', reason = 'expired', body = NULL"
+                " WHERE id = ? AND status = 'pending'",
+                expire,
+            )
+        return Held(requeued=len(requeue), expired=len(expire))
+
     def next_due(self) -> datetime | None:
-        """The earliest pending instant; an index seek on ``deliveries_due``."""
-        row = self.db.conn.execute(
+        """When the next row can go: the earliest of, over pending rows, its due instant or its
+        chat's stored not-before, whichever is later (None: nothing pending).
+
+        Cheap at any size: an index seek for the earliest pending row, a walk in due order past
+        rows whose chat is waiting, and per waiting chat (few: ``ChatPacing.prune`` drops waits
+        that are over) two index seeks for its earliest row.
+        """
+        conn = self.db.conn
+        first = conn.execute(
             "SELECT due_at FROM deliveries WHERE status = 'pending' ORDER BY due_at LIMIT 1"
         ).fetchone()
-        return None if row is None else from_db(row["due_at"])
+        if first is None:
+            return None
+        free = conn.execute(
+            "SELECT d.due_at FROM deliveries d LEFT JOIN people p ON p.id = d.recipient_id"
+            " WHERE d.status = 'pending' AND NOT EXISTS (SELECT 1 FROM chat_pacing c"
+            "   WHERE c.chat_id = coalesce(d.chat_id, p.chat_id) AND c.not_before > d.due_at)"
+            " ORDER BY d.due_at LIMIT 1"
+        ).fetchone()
+        best: str | None = None if free is None else free[0]
+        # Only chats waiting past the earliest due row and ending before the best so far matter.
+        waiting = conn.execute(
+            "SELECT chat_id, not_before FROM chat_pacing WHERE not_before > ?"
+            " AND (? IS NULL OR not_before < ?)",
+            (first[0], best, best),
+        ).fetchall()
+        for chat_id, not_before in waiting:
+            row = conn.execute(
+                "SELECT min(due_at) FROM ("
+                " SELECT min(due_at) AS due_at FROM deliveries"
+                "   WHERE status = 'pending' AND chat_id = ?1"
+                " UNION ALL SELECT min(due_at) FROM deliveries"
+                "   WHERE status = 'pending' AND chat_id IS NULL"
+                "   AND recipient_id = (SELECT id FROM people WHERE chat_id = ?1))",
+                (chat_id,),
+            ).fetchone()
+            if row[0] is None:
+                continue
+            candidate = max(row[0], not_before)
+            if best is None or candidate < best:
+                best = candidate
+        return None if best is None else from_db(best)
 
     def record_sent(self, delivery_id: int, *, now: datetime, message_ref: int | None) -> bool:
         return self._finish(
