@@ -15,11 +15,10 @@ import pytest
 
 from bot.offline.fake_api import FakeBotApi, Fault
 from messages.catalog import TimelineEntry
-from tests.faultbot import STOP_WAIT, BotProcess, db_rows, seed_due, status_counts, wait_until
+from tests.faultbot import STOP_WAIT, BotProcess, db_rows, seed_due, status_counts, wait_active
 
 PEOPLE = 200
 KILLS = 20
-FINAL_WAIT = 90.0
 GONE = (7, 77, 177)  # patients who blocked the bot: 403 for every send to them
 
 
@@ -28,7 +27,7 @@ def _ok_sends(api: FakeBotApi) -> int:
 
 
 def _wait_sends(api: FakeBotApi, process: BotProcess, target: int) -> None:
-    api.wait_for(lambda: _ok_sends(api) >= target or not process.running(), timeout=30)
+    wait_active(api, lambda: _ok_sends(api) >= target, process)
 
 
 @pytest.mark.slow
@@ -69,14 +68,15 @@ def test_sigkill_at_20_moments_loses_nothing_and_duplicates_only_urgent_in_fligh
             in_flight[row["id"]] = bool(row["urgent"])
     final = BotProcess(fake_api, db_path, tmp_path / "logs")
     try:
-        wait_until(
+        wait_active(
+            fake_api,
             lambda: (
                 not db_rows(
                     db_path,
                     "SELECT 1 FROM deliveries WHERE status IN ('pending', 'sending') LIMIT 1",
                 )
             ),
-            timeout=FINAL_WAIT,
+            final,
         )
         code, took = final.terminate()
         assert code == 0, final.stderr()[-3000:]

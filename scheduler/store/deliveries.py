@@ -367,10 +367,11 @@ class Deliveries:
 
         Skipped: chats in ``busy`` (a send to them is in flight: never two at once to one chat)
         and chats whose stored not-before (``chat_pacing``: the 1 s spacing, a flood wait) is
-        after ``now``. Order: urgent rows first, then due time, then id, across chats and
-        within a chat alike, so when more is due than can go at once, "don't drive" and the
-        last steps go before the rest. A row's chat is known without rendering it: a reply's
-        ``chat_id``, else its recipient's.
+        after ``now``. Within a chat, rows go in due order (a person reads them in the order
+        they were meant), replies ahead: they answer what the person just did. Across chats,
+        those with an urgent row due go first ("don't drive", the last steps), then by due
+        time, so when more is due than can go at once the urgent ones do not wait. A row's
+        chat is known without rendering it: a reply's ``chat_id``, else its recipient's.
 
         Choice and claim happen under one write lock (``BEGIN IMMEDIATE``), as in ``claim_due``.
         """
@@ -380,19 +381,21 @@ class Deliveries:
         with self.db.transaction() as conn:
             chosen = conn.execute(
                 "WITH due AS ("
-                "  SELECT d.id, d.urgent, d.due_at, coalesce(d.chat_id, p.chat_id) AS chat"
+                "  SELECT d.id, d.urgent, d.due_at, d.body IS NOT NULL AS reply,"
+                "  coalesce(d.chat_id, p.chat_id) AS chat"
                 "  FROM deliveries d LEFT JOIN people p ON p.id = d.recipient_id"
                 "  WHERE d.status = 'pending' AND d.due_at <= ?1"
                 "), free AS ("
-                "  SELECT id, urgent, due_at, chat, row_number() OVER ("
-                "    PARTITION BY chat ORDER BY urgent DESC, due_at, id) AS nth"
+                "  SELECT id, due_at, chat,"
+                "  row_number() OVER (PARTITION BY chat ORDER BY reply DESC, due_at, id) AS nth,"
+                "  max(urgent) OVER (PARTITION BY chat) AS pressing"
                 "  FROM due WHERE chat IS NULL OR ("
                 "    chat NOT IN (SELECT value FROM json_each(?2))"
                 "    AND NOT EXISTS (SELECT 1 FROM chat_pacing c"
                 "      WHERE c.chat_id = due.chat AND c.not_before > ?1))"
                 ")"
                 " SELECT id, chat FROM free WHERE nth = 1"
-                " ORDER BY urgent DESC, due_at, id LIMIT ?3",
+                " ORDER BY pressing DESC, due_at, id LIMIT ?3",
                 (stamp, json.dumps(list(busy)), limit),
             ).fetchall()
             if not chosen:
@@ -424,7 +427,8 @@ class Deliveries:
             )
             for row in rows
         ]
-        claimed.sort(key=lambda item: (not item.urgent, item.due_at, item.id))
+        order = {delivery_id: n for n, delivery_id in enumerate(chats)}
+        claimed.sort(key=lambda item: order[item.id])
         return claimed
 
     def hold_chat(
