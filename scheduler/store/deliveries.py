@@ -379,28 +379,9 @@ class Deliveries:
             return []
         stamp = to_db(now)
         with self.db.transaction() as conn:
-            chosen = conn.execute(
-                "WITH due AS ("
-                "  SELECT d.id, d.urgent, d.due_at, d.body IS NOT NULL AS reply,"
-                "  coalesce(d.chat_id, p.chat_id) AS chat"
-                "  FROM deliveries d LEFT JOIN people p ON p.id = d.recipient_id"
-                "  WHERE d.status = 'pending' AND d.due_at <= ?1"
-                "), free AS ("
-                "  SELECT id, due_at, chat,"
-                "  row_number() OVER (PARTITION BY chat ORDER BY reply DESC, due_at, id) AS nth,"
-                "  max(urgent) OVER (PARTITION BY chat) AS pressing"
-                "  FROM due WHERE chat IS NULL OR ("
-                "    chat NOT IN (SELECT value FROM json_each(?2))"
-                "    AND NOT EXISTS (SELECT 1 FROM chat_pacing c"
-                "      WHERE c.chat_id = due.chat AND c.not_before > ?1))"
-                ")"
-                " SELECT id, chat FROM free WHERE nth = 1"
-                " ORDER BY pressing DESC, due_at, id LIMIT ?3",
-                (stamp, json.dumps(list(busy)), limit),
-            ).fetchall()
-            if not chosen:
+            chats = self._choose(conn, stamp, limit, busy)
+            if not chats:
                 return []
-            chats = {int(row[0]): row[1] for row in chosen}
             rows = conn.execute(
                 "UPDATE deliveries SET status = 'sending', attempts = attempts + 1,"
                 " claimed_at = ?"
@@ -431,6 +412,45 @@ class Deliveries:
         claimed.sort(key=lambda item: order[item.id])
         return claimed
 
+    def _choose(
+        self, conn: sqlite3.Connection, stamp: str, limit: int, busy: Collection[int]
+    ) -> dict[int, int | None]:
+        """Up to ``limit`` rows to claim, delivery id -> chat, in claiming order.
+
+        Walks the due rows in order, urgent ones first (index ``deliveries_claim``), taking the
+        first row met of each chat that is free, so the work is about ``limit`` rows plus the
+        rows of waiting chats passed over, never a sort of everything due. A chat met through
+        an urgent row sends its own first row (a reply, else the earliest), so its messages
+        keep their order."""
+        taken = set(busy)
+        chosen: dict[int, int | None] = {}
+        for urgent in (1, 0):
+            cursor = conn.execute(
+                "SELECT d.id, coalesce(d.chat_id, p.chat_id) FROM deliveries d"
+                " LEFT JOIN people p ON p.id = d.recipient_id"
+                " WHERE d.status = 'pending' AND d.urgent = ? AND d.due_at <= ?"
+                " ORDER BY d.urgent, d.due_at, d.id",
+                (urgent, stamp),
+            )
+            while len(chosen) < limit and (batch := cursor.fetchmany(64)):
+                for delivery_id, chat in batch:
+                    if chat is None:  # no chat left to pace (erased meanwhile): let it be judged
+                        chosen[delivery_id] = None
+                    elif chat in taken:
+                        continue
+                    else:
+                        taken.add(chat)
+                        if _waiting(conn, chat, stamp):
+                            continue
+                        head = _head(conn, chat, stamp) if urgent else delivery_id
+                        chosen[head] = chat
+                    if len(chosen) >= limit:
+                        break
+            cursor.close()
+            if len(chosen) >= limit:
+                break
+        return chosen
+
     def hold_chat(
         self, chat_id: int, until: datetime, *, after_id: int, reason: str = "behind"
     ) -> Held:
@@ -441,9 +461,11 @@ class Deliveries:
         """
         with self.db.transaction() as conn:
             rows = conn.execute(
-                "SELECT id, deadline FROM deliveries WHERE status = 'pending' AND id != ?1"
-                " AND due_at <= ?2 AND (chat_id = ?3 OR (chat_id IS NULL AND recipient_id ="
-                "   (SELECT id FROM people WHERE chat_id = ?3)))"
+                "SELECT id, deadline, due_at FROM deliveries WHERE status = 'pending'"
+                " AND chat_id = ?3 AND id != ?1 AND due_at <= ?2"
+                " UNION ALL SELECT id, deadline, due_at FROM deliveries"
+                " WHERE recipient_id = (SELECT id FROM people WHERE chat_id = ?3)"
+                " AND status = 'pending' AND chat_id IS NULL AND id != ?1 AND due_at <= ?2"
                 " ORDER BY due_at, id",
                 (after_id, to_db(until), chat_id),
             ).fetchall()
@@ -744,6 +766,34 @@ class Deliveries:
                 (*params, delivery_id),
             )
             return cursor.rowcount == 1
+
+
+def _waiting(conn: sqlite3.Connection, chat: int, stamp: str) -> bool:
+    """Whether the chat's stored not-before is still ahead (a primary-key lookup)."""
+    return (
+        conn.execute(
+            "SELECT 1 FROM chat_pacing WHERE chat_id = ? AND not_before > ?", (chat, stamp)
+        ).fetchone()
+        is not None
+    )
+
+
+def _head(conn: sqlite3.Connection, chat: int, stamp: str) -> int:
+    """The chat's first due row: its earliest reply, else its earliest timed row."""
+    row = conn.execute(
+        "SELECT id FROM deliveries WHERE status = 'pending' AND chat_id = ?1 AND due_at <= ?2"
+        " ORDER BY due_at, id LIMIT 1",
+        (chat, stamp),
+    ).fetchone()
+    if row is None:
+        row = conn.execute(
+            "SELECT id FROM deliveries"
+            " WHERE recipient_id = (SELECT id FROM people WHERE chat_id = ?1)"
+            " AND status = 'pending' AND chat_id IS NULL AND due_at <= ?2"
+            " ORDER BY due_at, id LIMIT 1",
+            (chat, stamp),
+        ).fetchone()
+    return int(row[0])
 
 
 # What replace_plan reads of a patient's rows; _merged and _stale index into it.
