@@ -246,11 +246,14 @@ def wait_active(
     """Until ``predicate()`` holds, woken by each request the fake records (its condition
     variable), not by a wall-clock budget: the wait has no overall limit. It fails only when a
     bot process given exits first, or when nothing happened for ``stall`` seconds (no request
-    reached the fake, no process wrote a log line): a hang, never mere slowness under load.
+    reached the fake but long polls, no process wrote a log line): a hang, never mere slowness
+    under load.
     Returns the predicate's value."""
 
     def activity() -> tuple[int, ...]:
-        return (api.mark(), *(process.log_size() for process in processes))
+        # An idle bot's long polls are no progress: only other requests and log lines count.
+        calls = sum(1 for call in api.calls() if call.method != "getUpdates")
+        return (calls, *(process.log_size() for process in processes))
 
     seen = activity()
     quiet_since = time.monotonic()
@@ -268,7 +271,7 @@ def wait_active(
         with contextlib.suppress(TimeoutError):
             # Returns at the next request (or when the predicate holds); polls the rest (logs,
             # the database) a few times a second.
-            api.wait_for(functools.partial(_moved_on, api, seen[0], predicate), timeout=0.25)
+            api.wait_for(functools.partial(_moved_on, api, api.mark(), predicate), timeout=0.25)
     return value
 
 
