@@ -345,7 +345,11 @@ class Dispatcher:
         """Record ``result`` and the chat's next turn, in one transaction; ``now`` is when the
         result arrived. Any request may have reached the chat, so each one spaces the next;
         a flood wait Telegram named holds the chat for that long instead."""
-        wait = self.chat_interval
+        # A reply to a chat with no person (the note after /forget) leaves no trace of the
+        # chat but a flood wait Telegram named, which must hold.
+        wait = timedelta(0) if row.body is not None and row.recipient_id is None else None
+        if wait is None:
+            wait = self.chat_interval
         if isinstance(result, RetryLater) and result.after is not None:
             wait = max(result.after, wait)
         with self.deliveries.db.transaction():

@@ -247,3 +247,27 @@ async def test_one_chats_backlog_does_not_hold_up_the_others(db: Database) -> No
     assert report.sent == 11
     assert {m.chat_id for m in sender.sent} == {chats.chat(i) for i in range(11)}
     assert report.next_due == T0 + SECOND + SECOND / 2
+
+
+async def test_forgetting_a_chat_forgets_its_pacing_and_its_last_reply_leaves_none(
+    db: Database,
+) -> None:
+    """/forget erases the chat's stored wait; the note sent after it (a reply to a chat with no
+    person, erased once answered) stores no spacing for that chat either."""
+    chats = Chats(db, 1)
+    pacing = ChatPacing(db)
+    pacing.hold(chats.chat(0), T0 + 10 * MIN)
+    chats.store.forget_chat(chats.chat(0))
+    assert pacing.not_before(chats.chat(0)) is None
+    stranger = 999
+    chats.store.queue_reply(
+        chat_id=stranger,
+        recipient_id=None,
+        body=OutgoingMessage(0, 0, "erased").body(),
+        now=T0,
+        relevance=timedelta(hours=1),
+    )
+    sender = FakeSender()
+    assert (await dispatcher(db, sender).dispatch_due(T0)).sent == 1
+    assert pacing.not_before(stranger) is None
+    assert db.conn.execute("SELECT count(*) FROM deliveries").fetchone()[0] == 0

@@ -302,13 +302,14 @@ class Deliveries:
 
     def forget_chat(self, chat_id: int) -> None:
         """/forget: replies already sent to a chat with no person left keep nothing (the rows of
-        the person themselves go with them, by the foreign key)."""
+        the person themselves go with them, by the foreign key), nor does the chat's pacing."""
         with self.db.transaction() as conn:
             conn.execute(
                 "DELETE FROM deliveries WHERE chat_id = ? AND recipient_id IS NULL"
                 " AND status NOT IN ('pending', 'sending')",
                 (chat_id,),
             )
+            conn.execute("DELETE FROM chat_pacing WHERE chat_id = ?", (chat_id,))
 
     def erase_answered(self, delivery_id: int) -> None:
         """A reply to a chat with no person, once it has an outcome: nothing of it is kept."""
