@@ -33,6 +33,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from aiolimiter import AsyncLimiter
 from telegram import BotCommand, Update
 from telegram.constants import ParseMode
 from telegram.error import InvalidToken, TelegramError
@@ -130,6 +131,7 @@ START_BACKOFF_MAX = 30.0
 # Test knobs, not for operators: the fault suite sends 1000 messages in seconds.
 MIN_CHAT_INTERVAL_ENV = "COMPANION_MIN_CHAT_INTERVAL"  # seconds between sends to one chat
 RATE_LIMIT_ENV = "COMPANION_RATE_LIMIT"  # "off": no global 30 messages/s limiter
+SENDS_PER_SECOND = 30  # Telegram's broadcast limit, as PTB's AIORateLimiter keeps it
 
 
 class GatedDeliveries(Deliveries):
@@ -195,10 +197,14 @@ def build_application(
     )
     if base_url:
         builder = builder.base_url(base_url).base_file_url(file_url_for(base_url))
+    admit = None
     if rate_limit:
-        # The global 30 messages/s (and per-group limits) for the dispatcher's concurrent sends;
-        # per-chat spacing of private chats is the dispatcher's, stored per chat.
+        # The global 30 messages/s (and per-group limits) for every request; per-chat spacing
+        # of private chats is the dispatcher's, stored per chat. The dispatcher also takes a
+        # slot at the same rate before it claims a row, so rows waiting for their turn stay
+        # pending: a kill finds only requests that were really going out.
         builder = builder.rate_limiter(AIORateLimiter())
+        admit = AsyncLimiter(SENDS_PER_SECOND, 1).acquire
     application: CompanionApp = builder.build()
     db = Database(db_path)
     clock = clock if clock is not None else SystemClock()
@@ -210,6 +216,7 @@ def build_application(
         # A retry's wait counts from when its answer came, not from the run's start.
         now_fn=clock.now,
         chat_interval=timedelta(seconds=min_chat_interval),
+        admit=admit,
     )
     gate = GatedDeliveries(db)
     dispatcher.deliveries = gate

@@ -23,7 +23,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -111,11 +111,15 @@ class Dispatcher:
         now_fn: Callable[[], datetime] | None = None,
         concurrency: int = CONCURRENCY,
         chat_interval: timedelta = CHAT_INTERVAL,
+        admit: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         """``now_fn`` tells the time an outcome arrived (the bot passes its clock's ``now``);
         without it the run's ``now`` stands in, so tests need no clock. ``concurrency`` bounds
         the sends in flight (and so the rows a crash can leave ``sending``); ``chat_interval``
-        is the wait stored for a chat after each request to it."""
+        is the wait stored for a chat after each request to it. ``admit``, if given, is
+        awaited before each row is claimed (the bot's global rate: a send slot), so a row
+        waiting for its turn stays ``pending``, and only rows whose request can go at once are
+        ``sending`` when a kill lands."""
         if max_attempts < 1:
             raise ValueError("max_attempts must be at least 1")
         if concurrency < 1:
@@ -137,6 +141,7 @@ class Dispatcher:
         self.now_fn = now_fn
         self.concurrency = concurrency
         self.chat_interval = chat_interval
+        self.admit = admit
 
     def _current(self, run_now: datetime) -> datetime:
         """The instant now, never before the run's: a send can take seconds (timeouts, a 429
@@ -172,6 +177,9 @@ class Dispatcher:
                 free = self.concurrency - len(running)
                 claimed: list[ClaimedDelivery] = []
                 if error is None and free > 0 and (not running or free >= refill):
+                    if self.admit is not None:
+                        await self.admit()  # a send slot first: then one row, claimed now
+                        free = 1
                     claim_at = self._current(now)
                     busy = [chat for chat in running.values() if chat is not None]
                     claimed = self.deliveries.claim_next(claim_at, free, busy)

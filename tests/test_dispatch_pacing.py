@@ -271,3 +271,35 @@ async def test_forgetting_a_chat_forgets_its_pacing_and_its_last_reply_leaves_no
     assert (await dispatcher(db, sender).dispatch_due(T0)).sent == 1
     assert pacing.not_before(stranger) is None
     assert db.conn.execute("SELECT count(*) FROM deliveries").fetchone()[0] == 0
+
+
+async def test_rows_waiting_for_a_send_slot_stay_pending(db: Database) -> None:
+    """With the bot's rate (``admit``) in front of the claim, a row is claimed only once its
+    request can go: while the rate holds the run back, nothing waits in ``sending`` that a
+    kill could turn ``unknown``. Five rows, slots given one at a time: one claimed per slot."""
+    chats = Chats(db, 5)
+    for index in range(5):
+        chats.rows(index, 1, T0)
+    slots: asyncio.Queue[None] = asyncio.Queue()
+
+    async def admit() -> None:
+        await slots.get()
+
+    def claimed() -> int:
+        return int(
+            db.conn.execute("SELECT count(*) FROM deliveries WHERE status != 'pending'").fetchone()[
+                0
+            ]
+        )
+
+    sender = FakeSender()
+    run = asyncio.create_task(dispatcher(db, sender, admit=admit).dispatch_due(T0))
+    for granted in range(1, 6):
+        await GatedSender(db).settle()
+        assert claimed() == granted - 1  # none claimed ahead of its slot
+        slots.put_nowait(None)
+        await GatedSender(db).settle()
+        assert claimed() == granted and len(sender.sent) == granted
+    slots.put_nowait(None)  # the run asks once more, finds nothing, and ends
+    report = await run
+    assert report.sent == 5
