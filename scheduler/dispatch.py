@@ -189,9 +189,11 @@ class Dispatcher:
                             counts[started] += 1
                         else:
                             running[asyncio.create_task(started)] = row.target_chat
+                if claimed and (self.admit is not None or not running):
+                    # One row per slot, or all decided without a send: claim on while there is
+                    # room (finished sends are collected when it runs out).
+                    continue
                 if not running:
-                    if claimed:  # all decided without a send: there may be more to claim
-                        continue
                     break
                 done, _ = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
                 for task in done:

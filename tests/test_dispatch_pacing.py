@@ -300,6 +300,8 @@ async def test_rows_waiting_for_a_send_slot_stay_pending(db: Database) -> None:
         slots.put_nowait(None)
         await GatedSender(db).settle()
         assert claimed() == granted and len(sender.sent) == granted
-    slots.put_nowait(None)  # the run asks once more, finds nothing, and ends
-    report = await run
+    while not run.done():  # the run asks again until it finds nothing and ends
+        slots.put_nowait(None)
+        await asyncio.sleep(0)
+    report = run.result()
     assert report.sent == 5
