@@ -1,6 +1,6 @@
 """``python -m benchmarks``: build the data, run the scenarios, print the table.
 
-    python -m benchmarks                  # 10k, 100k, 1M pending deliveries; < 10 min on 2 cores
+    python -m benchmarks                  # 10k, 100k, 1M pending deliveries; ~15 min on 2 cores
     python -m benchmarks --quick          # 10k only, shorter dispatch runs; < 1 min
     python -m benchmarks --json out.json  # also write the figures as JSON
     python -m benchmarks --apscheduler-1m # also measure the one-job-per-reminder design at 1M
@@ -14,7 +14,10 @@ Scenarios (docs/benchmarks.md explains each figure and which code path it used):
                     armed; median of several runs, peak RSS the largest.
 3. dispatch         ``dispatch_noop`` (our CPU, no HTTP), ``dispatch_backlog`` (whole path,
                     limiter off), ``dispatch_paced`` (lateness below the cap, limiter on).
-4. morning burst    ``burst``: N chats due at one instant, against a fake enforcing 30/s, 1/s/chat.
+4. morning burst    ``burst_rtt{0,50,150}ms``: N chats due at one instant, against a fake enforcing
+                    30/s and 1/s/chat and answering after that round trip (real time: ~100 s
+                    each at 3,000 chats); ``fairness``: one chat with 500 due and 100 chats
+                    with one each, how long the 100 wait.
 5. side by side     ``side_by_side``: the same start-up with one APScheduler job per reminder;
                     ``side_by_side_extrapolated`` where a size is not measured.
 6. re-planning      ``replan_companion_settings`` / ``_add``: on the databases of 1, patients
@@ -70,8 +73,9 @@ class Config:
     burst_chats: int
     replan_sizes: tuple[int, ...] = ()  # sizes scenario 6 re-plans patients at
     replan_calls: int = 0  # domain calls per kind of change in scenario 6
-    rtt_ms: float = 0.0  # also a burst against a fake that answers this much later (0: off)
-    rtt_burst_chats: int = 0
+    burst_rtts_ms: tuple[float, ...] = (0.0,)  # a burst against a fake answering this late
+    fairness_big: int = 0  # fairness: rows due to one chat ...
+    fairness_others: int = 0  # ... and this many other chats with one row each (0: off)
     huge: bool = False  # also start-up at HUGE_FACTOR times the largest size
 
 
@@ -88,8 +92,9 @@ FULL = Config(
     burst_chats=3_000,
     replan_sizes=(100 * K, 1 * M),
     replan_calls=2_000,
-    rtt_ms=50.0,
-    rtt_burst_chats=600,
+    burst_rtts_ms=(0.0, 50.0, 150.0),
+    fairness_big=500,
+    fairness_others=100,
 )
 QUICK = Config(
     sizes=(10 * K,),
@@ -104,6 +109,9 @@ QUICK = Config(
     burst_chats=300,
     replan_sizes=(10 * K,),
     replan_calls=172,
+    burst_rtts_ms=(0.0, 150.0),
+    fairness_big=100,
+    fairness_others=100,
 )
 # For the smoke test: every scenario and metric, as small as they go.
 SMOKE = Config(
@@ -119,6 +127,9 @@ SMOKE = Config(
     burst_chats=40,
     replan_sizes=(300,),
     replan_calls=5,
+    burst_rtts_ms=(0.0, 50.0),
+    fairness_big=20,
+    fairness_others=10,
 )
 
 
@@ -312,38 +323,41 @@ def dispatch(run: Run, config: Config) -> None:
 
 
 def burst(run: Run, config: Config) -> None:
+    """Scenario 4: N chats due at one instant, at Telegram's caps, at each round trip."""
     n = config.burst_chats
-    with run.step(f"morning burst, {n:,} chats due at one instant"):
-        got = run_child(
-            "benchmarks.dispatching",
-            "burst",
-            str(n),
-            "--workdir",
-            str(run.workdir),
-            timeout=n / 30 * 3 + 300,
-        )
-    run.add("burst", n, "burst_makespan_s", got["makespan_s"])
-    run.add("burst", n, "burst_ideal_s", n / 30, "s")
-    run.add("burst", n, "burst_429s", got["fake_429s"])
-    run.add("burst", n, "cpu_ms_per_message", got["cpu_ms_per_message"])
-    if not config.rtt_ms:
+    for rtt in config.burst_rtts_ms:
+        with run.step(f"morning burst, {n:,} chats due at one instant, round trip {rtt:g} ms"):
+            got = run_child(
+                "benchmarks.dispatching",
+                "burst",
+                str(n),
+                f"--rtt-ms={rtt}",
+                "--workdir",
+                str(run.workdir),
+                timeout=n / 30 * 3 + 300,
+            )
+        scenario = f"burst_rtt{rtt:g}ms"
+        run.add(scenario, n, "burst_makespan_s", got["makespan_s"])
+        run.add(scenario, n, "burst_ideal_s", n / 30, "s")
+        run.add(scenario, n, "burst_429s", got["fake_429s"])
+        run.add(scenario, n, "sent_per_s", got["messages_per_s"], "msg/s")
+        run.add(scenario, n, "cpu_ms_per_message", got["cpu_ms_per_message"])
+    if not config.fairness_others:
         return
-    n, rtt = config.rtt_burst_chats, config.rtt_ms
-    with run.step(f"morning burst, {n:,} chats, fake answering after {rtt:g} ms"):
+    big, others = config.fairness_big, config.fairness_others
+    with run.step(f"fairness: one chat with {big} due, {others} chats with one each"):
         got = run_child(
             "benchmarks.dispatching",
-            "burst",
-            str(n),
-            f"--rtt-ms={rtt}",
+            "fairness",
+            str(big),
+            f"--chats={others}",
             "--workdir",
             str(run.workdir),
-            timeout=n * (rtt / 1000 + 0.05) + 300,
+            timeout=others / 30 * 3 + 300,
         )
-    scenario = f"burst_rtt{rtt:g}ms"
-    run.add(scenario, n, "makespan_s", got["makespan_s"], "s")
-    run.add(scenario, n, "ideal_s", n / 30, "s")
-    run.add(scenario, n, "sent_per_s", got["messages_per_s"], "msg/s")
-    run.add(scenario, n, "burst_429s", got["fake_429s"])
+    run.add("fairness", big + others, "fairness_max_wait_s", got["fairness_max_wait_s"])
+    run.add("fairness", big + others, "fairness_p50_wait_s", got["fairness_p50_wait_s"], "s")
+    run.add("fairness", big + others, "burst_429s", got["fake_429s"])
 
 
 # -- scenario 6 --------------------------------------------------------------------------------

@@ -4,13 +4,18 @@
 
 ``noop``     ``Dispatcher.dispatch_due`` over N rows all due, with a sender that does nothing:
              our CPU per message without HTTP (claim, read context, render, record).
-``backlog``  the real app (``bot.app.build_application``, ``rate_limit=False``) with
-             ``TelegramSender(min_chat_interval=0)`` against the fake Bot API in another process;
-             N rows due at one instant to N chats: messages/s and CPU per message, whole path.
-``paced``    the app as in production (``AIORateLimiter``, ``TelegramSender`` 1 s per chat)
+``backlog``  the real app (``bot.app.build_application``, ``rate_limit=False``, no chat
+             spacing) against the fake Bot API in another process; N rows due at one instant
+             to N chats: messages/s and CPU per message, whole path.
+``paced``    the app as in production (``AIORateLimiter``, 1 s per chat stored per chat)
              against a fake that answers 429 beyond 30/s and 1/s per chat; N rows due ``1/R``
              seconds apart (R below the 30/s cap) over C chats: lateness, sent minus due.
 ``burst``    as ``paced`` but N rows due at the same instant to N chats: makespan and 429s.
+``fairness`` as ``paced``: one chat with N rows due at one instant and ``--chats`` other chats
+             with one row each, due with them: how long the others wait (the run ends when they
+             are all sent; the big chat drains at one a second long after).
+
+``--rtt-ms`` makes the fake answer every accepted send that much later: a network round trip.
 
 In the app modes the dispatcher is woken the real way: rows are written after the app started,
 then ``services.rearm()`` arms the one ``dispatch`` job as the bot does after any change, and the
@@ -100,6 +105,7 @@ class TimedSender:
         self.sent_mono: list[float] = []
         self.outcomes: Counter[str] = Counter()
         self.done = asyncio.Event()
+        self.watch: set[int] | None = None  # when set: done once these are sent, not ``expected``
 
     async def send(self, message: OutgoingMessage) -> SendResult:
         self.started_at.setdefault(message.delivery_id, datetime.now(UTC))
@@ -108,7 +114,11 @@ class TimedSender:
         if isinstance(result, Sent):
             self.sent_at[message.delivery_id] = datetime.now(UTC)
             self.sent_mono.append(time.monotonic())
-            if len(self.sent_at) >= self.expected:
+            if self.watch is not None:
+                self.watch.discard(message.delivery_id)
+                if not self.watch:
+                    self.done.set()
+            elif len(self.sent_at) >= self.expected:
                 self.done.set()
         return result
 
@@ -148,12 +158,18 @@ def build_chats(db: Database, chats: int, now: datetime) -> list[tuple[int, int]
 
 
 def add_due(
-    db: Database, targets: Sequence[tuple[int, int]], dues: Sequence[datetime], ids: Sequence[str]
+    db: Database,
+    targets: Sequence[tuple[int, int]],
+    dues: Sequence[datetime],
+    ids: Sequence[str],
+    chat_of: Sequence[int] | None = None,
 ) -> dict[int, datetime]:
-    """Row ``i`` due at ``dues[i]`` for chat ``i % len(targets)``; delivery id -> due."""
+    """Row ``i`` due at ``dues[i]`` for chat ``chat_of[i]`` (default ``i % len(targets)``);
+    delivery id -> due."""
     by_patient: dict[int, list[PlannedDelivery]] = {}
     for index, due in enumerate(dues):
-        patient_id, session_id = targets[index % len(targets)]
+        chat = chat_of[index] if chat_of is not None else index % len(targets)
+        patient_id, session_id = targets[chat]
         by_patient.setdefault(patient_id, []).append(
             planned_row(f"bench:{index}", patient_id, session_id, ids[index % len(ids)], due)
         )
@@ -210,11 +226,13 @@ async def run_app(
     probe: Probe,
     rtt_ms: float = 0.0,
 ) -> dict[str, Any]:
-    limited = mode in ("paced", "burst")
+    limited = mode in ("paced", "burst", "fairness")
     catalog = load_catalog()
     path = workdir / f"{mode}.db"
     db = fresh_database(path)
-    targets = build_chats(db, chats, datetime.now(UTC))
+    # fairness: chat 0 gets the n rows, the ``chats`` others one each.
+    total = n + chats if mode == "fairness" else n
+    targets = build_chats(db, chats + 1 if mode == "fairness" else chats, datetime.now(UTC))
     db.close()
     with FakeServer(limit=limited, delay_s=rtt_ms / 1000) as fake:
         app = build_application(
@@ -226,7 +244,7 @@ async def run_app(
             min_chat_interval=1.0 if limited else 0.0,
         )
         services = services_of(app)
-        sender = timed_sender(services.dispatcher, n)
+        sender = timed_sender(services.dispatcher, total)
         await app.initialize()
         assert app.post_init is not None
         await app.post_init(app)
@@ -234,8 +252,13 @@ async def run_app(
         try:
             first = datetime.now(UTC) + lead(n)
             step = timedelta(seconds=1 / rate) if mode == "paced" else timedelta(0)
-            dues = [first + index * step for index in range(n)]
-            due_by_id = add_due(services.db, targets, dues, message_ids(catalog))
+            dues = [first + index * step for index in range(total)]
+            chat_of = [0] * n + list(range(1, chats + 1)) if mode == "fairness" else None
+            due_by_id = add_due(services.db, targets, dues, message_ids(catalog), chat_of)
+            if mode == "fairness":
+                big = set(sorted(due_by_id)[:n])  # written first: chat 0's rows
+                sender.watch = set(due_by_id) - big
+                others = set(sender.watch)
             services.rearm()
             probe.start()
             try:
@@ -269,7 +292,16 @@ async def run_app(
     )[:8]
     last_sent = max(sender.sent_at.values())
     makespan = (last_sent - first).total_seconds()
+    fairness: dict[str, Any] = {}
+    if mode == "fairness":
+        waits = [(sender.sent_at[i] - due_by_id[i]).total_seconds() for i in others]
+        fairness = {
+            "fairness_max_wait_s": max(waits),
+            "fairness_p50_wait_s": percentile(waits, 50),
+            "big_chat_sent": len(sender.sent_at) - len(others),
+        }
     return {
+        **fairness,
         "mode": mode,
         "n": n,
         "chats": chats,
@@ -278,9 +310,9 @@ async def run_app(
         "sent": len(sender.sent_at),
         "outcomes": dict(sender.outcomes),
         "cpu_s": cpu,
-        "cpu_ms_per_message": 1000 * cpu / n,
+        "cpu_ms_per_message": 1000 * cpu / max(len(sender.sent_at), 1),
         "makespan_s": makespan,
-        "messages_per_s": n / makespan,
+        "messages_per_s": len(sender.sent_at) / makespan,
         "lateness_p50_ms": percentile(late_ms, 50),
         "lateness_p99_ms": percentile(late_ms, 99),
         "lateness_max_ms": max(late_ms),
@@ -295,9 +327,11 @@ async def run_app(
 
 def main() -> None:
     parser = argparse.ArgumentParser(description="Scenario 3/4 child: dispatch")
-    parser.add_argument("mode", choices=("noop", "backlog", "paced", "burst"))
+    parser.add_argument("mode", choices=("noop", "backlog", "paced", "burst", "fairness"))
     parser.add_argument("n", type=int)
-    parser.add_argument("--chats", type=int, default=0, help="default: one chat per message")
+    parser.add_argument(
+        "--chats", type=int, default=0, help="default: one chat per message (fairness: 100)"
+    )
     parser.add_argument("--rate", type=float, default=25.0, help="paced: messages per second")
     parser.add_argument("--timeout", type=float, default=600.0)
     parser.add_argument("--workdir", type=Path, default=None)
@@ -307,7 +341,7 @@ def main() -> None:
     args = parser.parse_args()
     if not args.no_log:
         production_logging()
-    chats = args.chats or args.n
+    chats = args.chats or (100 if args.mode == "fairness" else args.n)
     with tempfile.TemporaryDirectory(dir=args.workdir) as tmp:
         workdir = Path(tmp)
         probe = Probe(args.profile)

@@ -30,11 +30,12 @@ import random
 import re
 import signal
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from aiolimiter import AsyncLimiter
 from telegram import BotCommand, Update
 from telegram.constants import ParseMode
 from telegram.error import InvalidToken, TelegramError
@@ -159,6 +160,7 @@ START_BACKOFF_MAX = 30.0
 # Test knobs, not for operators: the fault suite sends 1000 messages in seconds.
 MIN_CHAT_INTERVAL_ENV = "COMPANION_MIN_CHAT_INTERVAL"  # seconds between sends to one chat
 RATE_LIMIT_ENV = "COMPANION_RATE_LIMIT"  # "off": no global 30 messages/s limiter
+SENDS_PER_SECOND = 30  # Telegram's broadcast limit, as PTB's AIORateLimiter keeps it
 
 
 class GatedDeliveries(Deliveries):
@@ -170,6 +172,11 @@ class GatedDeliveries(Deliveries):
 
     def claim_due(self, now: datetime, limit: int = 50) -> list[ClaimedDelivery]:
         return [] if self.closed else super().claim_due(now, limit)
+
+    def claim_next(
+        self, now: datetime, limit: int, busy: Collection[int] = ()
+    ) -> list[ClaimedDelivery]:
+        return [] if self.closed else super().claim_next(now, limit, busy)
 
 
 class Runtime:
@@ -221,21 +228,28 @@ def build_application(
     )
     if base_url:
         builder = builder.base_url(base_url).base_file_url(file_url_for(base_url))
+    admit = None
     if rate_limit:
-        # Global and per-group limits; per-chat spacing of private chats is TelegramSender's.
+        # The global 30 messages/s (and per-group limits) for every request; per-chat spacing
+        # of private chats is the dispatcher's, stored per chat. The dispatcher also takes a
+        # slot at the same rate before it claims a row, so rows waiting for their turn stay
+        # pending: a kill finds only requests that were really going out.
         builder = builder.rate_limiter(AIORateLimiter())
+        admit = AsyncLimiter(SENDS_PER_SECOND, 1).acquire
     application: CompanionApp = builder.build()
     db = Database(db_path)
     clock = clock if clock is not None else SystemClock()
     dispatcher = Dispatcher(
         db,
         catalog,
-        TelegramSender(application.bot, min_chat_interval=min_chat_interval),
+        TelegramSender(application.bot),
         crisis_line=settings.crisis_line_for,  # by each reader's country or language
         clinic_contact=settings.clinic_contact,
         # A retry's wait counts from when its answer came, not from the run's start.
         now_fn=clock.now,
         switched_off=settings.switched_off,
+        chat_interval=timedelta(seconds=min_chat_interval),
+        admit=admit,
     )
     gate = GatedDeliveries(db)
     dispatcher.deliveries = gate

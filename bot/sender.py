@@ -10,11 +10,8 @@ presses.
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import time
 import warnings
-from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
 import httpx
@@ -49,7 +46,6 @@ _LOGGER = logging.getLogger(__name__)
 MAX_CALLBACK_DATA_BYTES = 64  # Telegram refuses longer callback_data with BUTTON_DATA_INVALID
 # BadRequest descriptions that mean the person can no longer be reached at all.
 _GONE_MARKERS = ("chat not found", "user is deactivated", "peer_id_invalid", "bot was blocked")
-_PRUNE_ABOVE = 10_000  # chats remembered for spacing before old entries are dropped
 
 
 def callback_data(button: Button) -> str:
@@ -89,49 +85,24 @@ def inline_keyboard(message: OutgoingMessage) -> InlineKeyboardMarkup | None:
 
 
 class TelegramSender:
-    """Sends one rendered message; maps errors to outcomes; spaces messages to one chat.
+    """Sends one rendered message and maps errors to outcomes; never waits for a turn.
 
-    Telegram allows about one message per second to a chat; the ``AIORateLimiter`` only spaces
-    group chats, so private chats are spaced here: two sends to one chat start at least
-    ``min_chat_interval`` seconds apart. ``clock`` (monotonic seconds) and ``sleep`` are
-    injectable so tests need no real waiting.
+    Spacing is the dispatcher's (a not-before instant stored per chat, so one chat's wait never
+    holds up another), and the global rate the bot's ``AIORateLimiter``: this class neither
+    sleeps nor keeps per-chat state, so many sends can be in flight at once.
     """
 
-    def __init__(
-        self,
-        bot: Bot,
-        *,
-        min_chat_interval: float = 1.0,
-        clock: Callable[[], float] = time.monotonic,
-        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-    ) -> None:
+    def __init__(self, bot: Bot) -> None:
         self._bot = bot
-        self._interval = min_chat_interval
-        self._clock = clock
-        self._sleep = sleep
-        self._last_start: dict[int, float] = {}
-        self._locks: dict[int, asyncio.Lock] = {}
 
     async def send(self, message: OutgoingMessage) -> SendResult:
-        lock = self._locks.setdefault(message.chat_id, asyncio.Lock())
-        async with lock:
-            await self._wait_turn(message.chat_id)
-            result = await self._send_now(message)
-        self._prune()
+        result = await self._send_now(message)
         if not isinstance(result, Sent):
             # The reason is Telegram's description or an exception name: never the text.
             _LOGGER.info(
                 "delivery %d: %s (%s)", message.delivery_id, type(result).__name__, result.reason
             )
         return result
-
-    async def _wait_turn(self, chat_id: int) -> None:
-        last = self._last_start.get(chat_id)
-        if last is not None:
-            remaining = last + self._interval - self._clock()
-            if remaining > 0:
-                await self._sleep(remaining)
-        self._last_start[chat_id] = self._clock()
 
     async def _send_now(self, message: OutgoingMessage) -> SendResult:
         try:
@@ -173,16 +144,6 @@ class TelegramSender:
             # shape): the request went out. The name only: the text may echo the answer.
             return Ambiguous(f"unreadable_answer: {type(exc).__name__}")
         return Sent(message_ref=sent.message_id)
-
-    def _prune(self) -> None:
-        if len(self._last_start) <= _PRUNE_ABOVE:
-            return
-        horizon = self._clock() - self._interval
-        for chat_id, started in list(self._last_start.items()):
-            lock = self._locks.get(chat_id)
-            if started < horizon and (lock is None or not lock.locked()):
-                del self._last_start[chat_id]
-                self._locks.pop(chat_id, None)
 
 
 def _retry_after(exc: RetryAfter) -> timedelta:

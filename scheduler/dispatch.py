@@ -1,23 +1,32 @@
-"""The dispatcher: claim what is due, decide, render, send, record. One row at a time.
+"""The dispatcher: claim what is due, decide, render, send, record; several chats at once.
 
 Per row the order is claim -> send -> record, never send before the claim is committed: a crash
 in between leaves a ``sending`` row that ``Deliveries.recover_in_flight`` judges at start-up,
-instead of a message sent twice or silently lost.
+instead of a message sent twice or silently lost. Up to ``concurrency`` rows are in flight, each
+to a different chat, so a crash leaves at most that many rows in ``sending``.
+
+Pacing is data, not sleep: after a request to a chat its not-before instant is stored
+(``chat_pacing``: the spacing Telegram wants between messages to one chat, or the flood wait it
+named), claiming skips chats that are not free yet, and ``next_due`` wakes the bot when one is.
+The global rate (about 30 messages a second) is the bot's rate limiter's, in the request path.
 
 Times: the run's ``now`` decides what is due; what happens after a send (a retry's due instant,
-``sent_at``) counts from when the outcome arrived, read from the optional ``now_fn`` the bot
-passes (its clock). Without one (tests) the domain reads no clock and uses the run's ``now``.
+``sent_at``, the chat's next turn) counts from when the outcome arrived, read from the optional
+``now_fn`` the bot passes (its clock), which also lets a long run pick up what fell due while it
+ran. Without one (tests) the domain reads no clock and uses the run's ``now``.
 
 Logs carry delivery ids, statuses and reason codes only: never text, names or session times.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import random
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from messages import Audience, Catalog
 
@@ -37,7 +46,14 @@ from scheduler.sending import (
     Sent,
 )
 from scheduler.store.db import Database
-from scheduler.store.deliveries import RECOVERED, ClaimedDelivery, Deliveries, RenderContext
+from scheduler.store.deliveries import (
+    RECOVERED,
+    ClaimedDelivery,
+    Deliveries,
+    Held,
+    RenderContext,
+)
+from scheduler.store.pacing import ChatPacing
 from scheduler.store.people import People
 from scheduler.timeline import session_key_part
 
@@ -60,8 +76,11 @@ SWITCHED_OFF = "switched_off"
 FIRST_BACKOFF = timedelta(seconds=30)
 MAX_BACKOFF = timedelta(minutes=30)
 MIN_RETRY_DELAY = timedelta(seconds=1)
-# Re-queued rows keep their order behind the postponed one by a microsecond each.
-_TICK = timedelta(microseconds=1)
+CHAT_INTERVAL = timedelta(seconds=1)  # Telegram: about one message a second to one chat
+# Sends in flight at once: enough that the 30/s cap, not the round trip, sets the pace (16 at
+# 150 ms is 100+/s), and few enough that httpcore's pool, whose bookkeeping grows with the
+# connections open, stays cheap (32 cost more CPU per message than 12 in the backlog benchmark).
+CONCURRENCY = 16
 
 
 @dataclass(frozen=True)
@@ -95,16 +114,26 @@ class Dispatcher:
         rng: random.Random | None = None,
         now_fn: Callable[[], datetime] | None = None,
         switched_off: frozenset[str] = frozenset(),
+        concurrency: int = CONCURRENCY,
+        chat_interval: timedelta = CHAT_INTERVAL,
+        admit: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         """``crisis_line`` is one line for everyone, or the line for a reader's (locale, zone):
         the operator's lines by language and by country. ``now_fn`` tells the time an outcome
         arrived (the bot passes its clock's ``now``); without it the run's ``now`` stands in, so
         tests need no clock. ``switched_off``: timeline messages the operator turned off (issue
         10's check-in and checklist); rows of them planned before are cancelled instead of
-        sent."""
+        sent. ``concurrency`` bounds the sends in flight (and so the rows a crash can leave
+        ``sending``); ``chat_interval`` is the wait stored for a chat after each request to it.
+        ``admit``, if given, is awaited before each row is claimed (the bot's global rate: a
+        send slot), so a row waiting for its turn stays ``pending``, and only rows whose request
+        can go at once are ``sending`` when a kill lands."""
         if max_attempts < 1:
             raise ValueError("max_attempts must be at least 1")
+        if concurrency < 1:
+            raise ValueError("concurrency must be at least 1")
         self.deliveries = Deliveries(db)
+        self.pacing = ChatPacing(db)
         self.people = People(db)
         self.catalog = catalog
         # Who each timeline message is written for; protection follows it, not the reader's role.
@@ -122,6 +151,9 @@ class Dispatcher:
         self.rng = rng if rng is not None else random.Random()
         self.now_fn = now_fn
         self.switched_off = switched_off
+        self.concurrency = concurrency
+        self.chat_interval = chat_interval
+        self.admit = admit
 
     def _current(self, run_now: datetime) -> datetime:
         """The instant now, never before the run's: a send can take seconds (timeouts, a 429
@@ -131,23 +163,69 @@ class Dispatcher:
         return max(run_now, self.now_fn())
 
     def next_due(self) -> datetime | None:
-        """When to wake up next: arm one timer at exactly this instant (None: nothing pending)."""
+        """When to wake up next: arm one timer at exactly this instant (None: nothing pending).
+        A row whose chat is still waiting counts from the end of that wait."""
         return self.deliveries.next_due()
 
     async def dispatch_due(self, now: datetime) -> DispatchReport:
-        """Handle every row due at ``now``, in due order, and say what happened.
+        """Handle every row due at ``now`` whose chat is free, and say what happened.
 
-        Rows are claimed one at a time, each just before its send: a crash (SIGKILL included)
-        then leaves at most one row in ``sending``, the one whose fate is really unknown, and
-        never a batch of rows that were claimed but not yet tried.
+        Up to ``concurrency`` sends are in flight, never two to one chat; rows are claimed as
+        slots free up (a few at a time, so claiming stays cheap), urgent ones first, then by due
+        time. With a ``now_fn`` each claim looks at the current instant, so what falls due (or
+        whose chat becomes free) while the run goes on is picked up by it. The run ends when
+        nothing is in flight and nothing more can be claimed.
+
+        A crash (SIGKILL included) leaves at most ``concurrency`` rows in ``sending``, each one
+        whose fate is really unknown; never a batch claimed but not yet tried.
         """
         counts = {"sent": 0, "skipped": 0, "retried": 0, "failed": 0, "cancelled": 0, "unknown": 0}
-        # chat_id -> the instant the chat's postponed message is now due; later messages to that
-        # chat in this run wait behind it, so a chat never sees them out of order.
-        held: dict[int, datetime] = {}
-        while claimed := self.deliveries.claim_due(now, limit=1):
-            outcome = await self._handle(claimed[0], now, held)
-            counts[outcome] += 1
+        self.pacing.prune(now)
+        running: dict[asyncio.Task[str], int | None] = {}
+        refill = max(1, self.concurrency // 4)
+        error: BaseException | None = None
+        try:
+            while True:
+                free = self.concurrency - len(running)
+                claimed: list[ClaimedDelivery] = []
+                if error is None and free > 0 and (not running or free >= refill):
+                    if self.admit is not None:
+                        await self.admit()  # a send slot first: then one row, claimed now
+                        free = 1
+                    claim_at = self._current(now)
+                    busy = [chat for chat in running.values() if chat is not None]
+                    claimed = self.deliveries.claim_next(claim_at, free, busy)
+                    for row in claimed:
+                        started = self._start(row, claim_at, counts)
+                        if isinstance(started, str):
+                            counts[started] += 1
+                        else:
+                            running[asyncio.create_task(started)] = row.target_chat
+                if claimed and (self.admit is not None or not running):
+                    # One row per slot, or all decided without a send: claim on while there is
+                    # room (finished sends are collected when it runs out).
+                    continue
+                if not running:
+                    break
+                done, _ = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
+                for task in done:
+                    del running[task]
+                    try:
+                        counts[task.result()] += 1
+                    except BaseException as exc:
+                        # NothingSent, or a cancelled send: claim nothing more, let the sends
+                        # in flight finish and record, then raise.
+                        error = error or exc
+        except asyncio.CancelledError:
+            # The run itself was cancelled (shutdown): its sends stop where they are, as a
+            # crash would leave them, for recover_in_flight.
+            for task in running:
+                task.cancel()
+            await asyncio.gather(*running, return_exceptions=True)
+            raise
+        if error is not None:
+            raise error
+        self.pacing.prune(self._current(now))
         report = DispatchReport(**counts, next_due=self.deliveries.next_due())
         if any(counts.values()):
             log.info(
@@ -161,13 +239,35 @@ class Dispatcher:
             )
         return report
 
-    async def _handle(self, row: ClaimedDelivery, now: datetime, held: dict[int, datetime]) -> str:
-        """Decide, send and record one claimed row. Whatever goes wrong in between, the row gets
-        an outcome before the next one is claimed: never left ``sending`` while the process runs
-        (only a kill leaves it so, for ``recover_in_flight``)."""
-        attempt = _Attempt()
+    def _start(
+        self, row: ClaimedDelivery, now: datetime, counts: dict[str, int]
+    ) -> str | Coroutine[Any, Any, str]:
+        """Decide on one claimed row at once: its outcome when nothing is to be sent (skipped,
+        cancelled, held, failed to render), else the send still to run. Deciding never waits,
+        so a run that only skips rows never yields to the event loop. Whatever goes wrong, the
+        row gets an outcome: never left ``sending`` while the process runs (only a kill leaves
+        it so, for ``recover_in_flight``). ``counts`` takes rows a postponement put behind it."""
+        attempt = _Attempt(counts)
         try:
-            return await self._decide_and_send(row, now, held, attempt)
+            decided = self._decide(row, now)
+        except Exception as exc:
+            return self._after_error(row, now, attempt, exc)
+        if isinstance(decided, str):
+            return decided
+        return self._deliver(row, decided, now, attempt)
+
+    async def _deliver(
+        self, row: ClaimedDelivery, message: OutgoingMessage, now: datetime, attempt: _Attempt
+    ) -> str:
+        """Send one decided message and record what came of it."""
+        try:
+            result = await self._send(message, attempt)
+            outcome = self._record(row, message.chat_id, result, self._current(now), attempt)
+            if row.body is not None and row.recipient_id is None:
+                # A reply to someone not (or no longer) stored, e.g. the "erased" note after
+                # /forget: once answered, no row may say this chat was here.
+                self.deliveries.erase_answered(row.id)
+            return outcome
         except NothingSent:
             # Nothing can go out (the token was refused): put it back untouched and stop the run.
             self.deliveries.record_retry(
@@ -175,17 +275,16 @@ class Dispatcher:
             )
             raise
         except Exception as exc:
-            return self._after_error(row, now, held, attempt, exc)
+            return self._after_error(row, now, attempt, exc)
 
-    async def _decide_and_send(
-        self, row: ClaimedDelivery, now: datetime, held: dict[int, datetime], attempt: _Attempt
-    ) -> str:
+    def _decide(self, row: ClaimedDelivery, now: datetime) -> str | OutgoingMessage:
+        """The row's outcome when it is not to be sent now, else the message to send."""
         store = self.deliveries
         current = self._current(now)
         if current >= row.deadline:  # a long run may have outlived it
             return self._skip(row, EXPIRED)
         if row.body is not None:
-            return await self._reply(row, row.body, now, held, attempt)
+            return self._reply(row, row.body)
         if row.message_id in self.switched_off:
             return self._cancel(row, SWITCHED_OFF)
         ctx = store.render_context(row.id)
@@ -204,25 +303,14 @@ class Dispatcher:
             held_until = self._quiet_until(ctx, current)
             if held_until is not None:
                 return self._hold_for_quiet_hours(row, held_until)
-        if ctx.chat_id in held:
-            return self._requeue_behind(row, held, ctx.chat_id)
         try:
-            message = self._message(row, ctx, now)
+            return self._message(row, ctx, now)
         except (KeyError, ValueError) as exc:
             log.error("delivery %d: cannot render (%s)", row.id, type(exc).__name__)
             store.record_failed(row.id, RENDER_ERROR)
             return "failed"
-        result = await self._send(message, attempt)
-        return self._record(row, ctx.chat_id, result, self._current(now), held)
 
-    async def _reply(
-        self,
-        row: ClaimedDelivery,
-        body: str,
-        now: datetime,
-        held: dict[int, datetime],
-        attempt: _Attempt,
-    ) -> str:
+    def _reply(self, row: ClaimedDelivery, body: str) -> str | OutgoingMessage:
         """A queued reply: already rendered when the person acted, sent as it is. Stop, pause,
         quiet hours and the session's current time do not hold it back: it answers what the
         person just did."""
@@ -230,21 +318,12 @@ class Dispatcher:
         if chat_id is None:  # queue_reply always sets it; an old or forged row cannot be sent
             self.deliveries.record_failed(row.id, "no_chat")
             return "failed"
-        if chat_id in held:
-            return self._requeue_behind(row, held, chat_id)
         try:
-            message = OutgoingMessage.from_body(row.id, chat_id, body)
+            return OutgoingMessage.from_body(row.id, chat_id, body)
         except (KeyError, ValueError, TypeError) as exc:
             log.error("delivery %d: unreadable reply (%s)", row.id, type(exc).__name__)
             self.deliveries.record_failed(row.id, RENDER_ERROR)
             return "failed"
-        result = await self._send(message, attempt)
-        outcome = self._record(row, chat_id, result, self._current(now), held)
-        if row.recipient_id is None:
-            # To someone not (or no longer) stored, e.g. the "erased" note after /forget: once
-            # answered, no row may say this chat was here.
-            self.deliveries.erase_answered(row.id)
-        return outcome
 
     async def _send(self, message: OutgoingMessage, attempt: _Attempt) -> SendResult:
         attempt.chat_id = message.chat_id
@@ -261,12 +340,7 @@ class Dispatcher:
             return Ambiguous(reason=f"exception:{type(exc).__name__}")
 
     def _after_error(
-        self,
-        row: ClaimedDelivery,
-        now: datetime,
-        held: dict[int, datetime],
-        attempt: _Attempt,
-        exc: Exception,
+        self, row: ClaimedDelivery, now: datetime, attempt: _Attempt, exc: Exception
     ) -> str:
         """An exception between claim and record (a store error, a bug): record an outcome all
         the same. Before the request it is a retry (counted, so a row that always fails ends);
@@ -281,8 +355,10 @@ class Dispatcher:
         reason = f"error:{type(exc).__name__}"
         current = self._current(now)
         if attempt.requested:
-            return self._ambiguous(row, attempt.chat_id, reason, current, held)
-        return self._retry(row, attempt.chat_id, reason, None, current, held)
+            if attempt.chat_id is not None:
+                self._pace(attempt.chat_id, current, self.chat_interval)
+            return self._ambiguous(row, attempt, reason, current)
+        return self._retry(row, attempt, reason, None, current)
 
     def _record(
         self,
@@ -290,9 +366,30 @@ class Dispatcher:
         chat_id: int,
         result: SendResult,
         now: datetime,
-        held: dict[int, datetime],
+        attempt: _Attempt,
     ) -> str:
-        """Record ``result``; ``now`` is when it arrived."""
+        """Record ``result`` and the chat's next turn, in one transaction; ``now`` is when the
+        result arrived. Any request may have reached the chat, so each one spaces the next;
+        a flood wait Telegram named holds the chat for that long instead."""
+        # A reply to a chat with no person (the note after /forget) leaves no trace of the
+        # chat but a flood wait Telegram named, which must hold.
+        wait = timedelta(0) if row.body is not None and row.recipient_id is None else None
+        if wait is None:
+            wait = self.chat_interval
+        if isinstance(result, RetryLater) and result.after is not None:
+            wait = max(result.after, wait)
+        with self.deliveries.db.transaction():
+            self._pace(chat_id, now, wait)
+            return self._outcome(row, result, now, attempt)
+
+    def _pace(self, chat_id: int, now: datetime, wait: timedelta) -> None:
+        """Nothing more to this chat for ``wait`` from ``now`` (stored: it outlives the run)."""
+        if wait > timedelta(0):
+            self.pacing.hold(chat_id, now + wait)
+
+    def _outcome(
+        self, row: ClaimedDelivery, result: SendResult, now: datetime, attempt: _Attempt
+    ) -> str:
         store = self.deliveries
         match result:
             case Sent(message_ref=ref):
@@ -310,9 +407,9 @@ class Dispatcher:
                 )
                 return "failed"
             case RetryLater(reason=reason, after=after):
-                return self._retry(row, chat_id, reason, after, now, held)
+                return self._retry(row, attempt, reason, after, now)
             case Ambiguous(reason=reason):
-                return self._ambiguous(row, chat_id, reason, now, held)
+                return self._ambiguous(row, attempt, reason, now)
             case Failed(reason=reason):
                 store.record_failed(row.id, reason)
                 log.warning("delivery %d: failed (%s)", row.id, reason)
@@ -322,17 +419,17 @@ class Dispatcher:
     def _retry(
         self,
         row: ClaimedDelivery,
-        chat_id: int | None,
+        attempt: _Attempt,
         reason: str,
         after: timedelta | None,
         now: datetime,
-        held: dict[int, datetime],
     ) -> str:
         """Back to pending, later; ``now`` is when the outcome arrived.
 
-        A wait the platform (or the sender's pacing) named is its pace, not a failure: it does
-        not use up an attempt, and the row comes back exactly when the wait is over. Only the
-        deadline bounds it. Other transient errors back off and count toward ``max_attempts``.
+        A wait the platform named is its pace, not a failure: it does not use up an attempt,
+        and the row comes back exactly when the wait is over. Only the deadline bounds it.
+        Other transient errors back off and count toward ``max_attempts``. The chat's other
+        due rows wait behind it, in order.
         """
         store = self.deliveries
         paced = after is not None and after > timedelta(0)
@@ -341,27 +438,36 @@ class Dispatcher:
             log.warning("delivery %d: failed after %d attempts", row.id, row.attempts)
             return "failed"
         if after is not None and paced:
-            # ``now`` is at or after the run's start, so this run never claims it again.
             due = now + after
         else:
             delay = backoff(row.attempts, self.rng)
-            # Never "due now": this run would claim it again at once and spin through attempts.
+            # Never "due now": the run would claim it again at once and spin through attempts.
             due = now + max(delay, MIN_RETRY_DELAY)
         if due >= row.deadline:
             return self._skip(row, EXPIRED)
         store.record_retry(row.id, due_at=due, reason=reason, count_attempt=not paced)
-        if chat_id is not None:
-            held[chat_id] = due
+        self._hold_behind(row, attempt, due)
         log.info("delivery %d: retry %d (%s)", row.id, row.attempts, reason)
         return "retried"
 
+    def _hold_behind(self, row: ClaimedDelivery, attempt: _Attempt, due: datetime) -> None:
+        """The chat's other pending rows due before ``due`` go behind the postponed row, once
+        its request was made (an error before it says nothing about the chat)."""
+        if attempt.chat_id is None:
+            return
+        held: Held = self.deliveries.hold_chat(attempt.chat_id, due, after_id=row.id)
+        attempt.counts["retried"] += held.requeued
+        attempt.counts["skipped"] += held.expired
+        if held.requeued or held.expired:
+            log.info(
+                "delivery %d: %d later rows to its chat wait behind it, %d expired",
+                row.id,
+                held.requeued,
+                held.expired,
+            )
+
     def _ambiguous(
-        self,
-        row: ClaimedDelivery,
-        chat_id: int | None,
-        reason: str,
-        now: datetime,
-        held: dict[int, datetime],
+        self, row: ClaimedDelivery, attempt: _Attempt, reason: str, now: datetime
     ) -> str:
         """The request went out and no usable answer came (a read timeout, a connection lost
         after the request, a 5xx, an answer that cannot be read, a sender exception): the person
@@ -376,8 +482,7 @@ class Dispatcher:
             due = now + max(backoff(row.attempts, self.rng), MIN_RETRY_DELAY)
             if current is not None and current.reason != RECOVERED and due < row.deadline:
                 store.record_retry(row.id, due_at=due, reason=RECOVERED)
-                if chat_id is not None:
-                    held[chat_id] = due
+                self._hold_behind(row, attempt, due)
                 log.info("delivery %d: no answer (%s); urgent, tried once more", row.id, reason)
                 return "retried"
         store.record_unknown(row.id, f"ambiguous:{reason}")
@@ -401,15 +506,6 @@ class Dispatcher:
             return self._skip(row, QUIET_HOURS)
         self.deliveries.record_retry(row.id, due_at=until, reason=QUIET_HOURS, count_attempt=False)
         log.info("delivery %d: held for the end of quiet hours", row.id)
-        return "retried"
-
-    def _requeue_behind(self, row: ClaimedDelivery, held: dict[int, datetime], chat_id: int) -> str:
-        due = max(held[chat_id] + _TICK, row.due_at)
-        if due >= row.deadline:
-            return self._skip(row, EXPIRED)
-        self.deliveries.record_retry(row.id, due_at=due, reason="behind", count_attempt=False)
-        held[chat_id] = due
-        log.info("delivery %d: waits behind an earlier message to its chat", row.id)
         return "retried"
 
     def _skip(self, row: ClaimedDelivery, reason: str) -> str:
@@ -493,13 +589,15 @@ def _moved(row: ClaimedDelivery, ctx: RenderContext) -> bool:
 
 
 class _Attempt:
-    """How far one row got: whether its request may have gone out, and to which chat."""
+    """How far one row got: whether its request may have gone out, and to which chat; and the
+    run's counts, for rows its postponement put behind it."""
 
-    __slots__ = ("chat_id", "requested")
+    __slots__ = ("chat_id", "counts", "requested")
 
-    def __init__(self) -> None:
+    def __init__(self, counts: dict[str, int]) -> None:
         self.chat_id: int | None = None
         self.requested = False
+        self.counts = counts
 
 
 _COUNTED_AS = {

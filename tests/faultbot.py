@@ -8,17 +8,20 @@ the system clock. ``db_snapshot`` reads the file from the test process without d
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import os
 import signal
 import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import closing
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from bot.offline.fake_api import FakeBotApi
 from messages.catalog import TimelineEntry
@@ -27,8 +30,11 @@ from scheduler.model import Kind
 from scheduler.store.db import Database, to_db
 
 ROOT = Path(__file__).resolve().parents[1]
-START_WAIT = 30.0  # a cold interpreter importing PTB and Babel on a busy CI machine
 STOP_WAIT = 10.0  # the process contract: SIGTERM -> exit within 10 s
+# How long a wait in the fault suite lets nothing at all happen (no request at the fake, no log
+# line from the bot) before it calls the bot stuck. Not a budget for the wait: a loaded machine
+# makes a wait longer, never failed, as long as the bot is doing something.
+STALL = 120.0
 # Per-patient messages the fault suite seeds, in the order each chat must receive them;
 # the last two are urgent in the timeline.
 SEEDED_MESSAGES = ("provider_first", "rest_up", "calm_start", "last_steps", "dont_drive")
@@ -82,17 +88,13 @@ class BotProcess:
     def running(self) -> bool:
         return self.process.poll() is None
 
-    def wait_polling(self, timeout: float = START_WAIT) -> None:
+    def wait_polling(self) -> None:
         """Until this process asks for updates: it has started and handled its stored backlog.
 
         Counted by requests arriving at the fake since this process started, since a killed
-        predecessor's long poll may still be open there.
+        predecessor's long poll may still be open there. No time budget (``wait_active``).
         """
-        self.api.wait_for(
-            lambda: self.api.polls_started > self.polls_before or not self.running(),
-            timeout=timeout,
-        )
-        assert self.running(), self.stderr()[-3000:]
+        wait_active(self.api, lambda: self.api.polls_started > self.polls_before, self)
 
     def kill(self) -> None:
         """SIGKILL: no handler runs, no buffer is flushed, the lock is dropped by the kernel."""
@@ -106,6 +108,10 @@ class BotProcess:
         self.process.send_signal(sig)
         code = self.process.wait(timeout=timeout)
         return code, time.monotonic() - began
+
+    def log_size(self) -> int:
+        """Bytes the process has written to its logs: a sign of life that needs no request."""
+        return sum(path.stat().st_size for path in (self.stdout_path, self.stderr_path))
 
     def wait(self, timeout: float) -> int:
         return self.process.wait(timeout=timeout)
@@ -229,3 +235,49 @@ def wait_until(predicate: object, timeout: float, interval: float = 0.05) -> Non
         if time.monotonic() >= deadline:
             raise TimeoutError(f"condition not met within {timeout}s")
         time.sleep(interval)
+
+
+def wait_active(
+    api: FakeBotApi,
+    predicate: Callable[[], object],
+    *processes: BotProcess,
+    stall: float = STALL,
+) -> Any:
+    """Until ``predicate()`` holds, woken by each request the fake records (its condition
+    variable), not by a wall-clock budget: the wait has no overall limit. It fails only when a
+    bot process given exits first, or when nothing happened for ``stall`` seconds (no request
+    reached the fake but long polls, no process wrote a log line): a hang, never mere slowness
+    under load.
+    Returns the predicate's value."""
+
+    def activity() -> tuple[int, ...]:
+        # An idle bot's long polls are no progress: only other requests and log lines count.
+        calls = sum(1 for call in api.calls() if call.method != "getUpdates")
+        return (calls, *(process.log_size() for process in processes))
+
+    seen = activity()
+    quiet_since = time.monotonic()
+    while not (value := predicate()):
+        for process in processes:
+            if not process.running() and not predicate():
+                raise AssertionError(
+                    f"bot exited ({process.process.returncode}) first: {process.stderr()[-3000:]}"
+                )
+        now = activity()
+        if now != seen:
+            seen, quiet_since = now, time.monotonic()
+        elif time.monotonic() - quiet_since >= stall:
+            raise TimeoutError(f"nothing happened for {stall:.0f}s; last calls: {_last(api)}")
+        with contextlib.suppress(TimeoutError):
+            # Returns at the next request (or when the predicate holds); polls the rest (logs,
+            # the database) a few times a second.
+            api.wait_for(functools.partial(_moved_on, api, api.mark(), predicate), timeout=0.25)
+    return value
+
+
+def _moved_on(api: FakeBotApi, mark: int, predicate: Callable[[], object]) -> bool:
+    return api.mark() != mark or bool(predicate())
+
+
+def _last(api: FakeBotApi) -> str:
+    return ", ".join(f"{c.method}({c.chat_id})->{c.status}" for c in api.calls()[-8:])

@@ -21,7 +21,7 @@ from messages.catalog import TimelineEntry
 from scheduler.companion import Companion
 from scheduler.store.db import Database
 from tests.botharness import shared_catalog
-from tests.faultbot import BotProcess, db_rows, system_now, wait_until
+from tests.faultbot import BotProcess, db_rows, system_now, wait_active
 
 PATIENT = 1001
 COMMANDS = 50
@@ -33,8 +33,8 @@ def _replies(api: FakeBotApi) -> int:
     return sum(1 for c in api.calls("sendMessage") if c.ok and c.chat_id == PATIENT)
 
 
-def _wait_replies(api: FakeBotApi, count: int) -> None:
-    api.wait_for(lambda: _replies(api) >= count, timeout=30)
+def _wait_replies(api: FakeBotApi, process: BotProcess, count: int) -> None:
+    wait_active(api, lambda: _replies(api) >= count, process)
 
 
 @pytest.mark.slow
@@ -68,7 +68,7 @@ def test_sigkill_with_50_queued_commands_applies_each_exactly_once(
                     day = first_day + timedelta(days=i)
                     fake_api.add_text(PATIENT, f"/add {day:%Y-%m-%d} 10:00 iv")
             if kill_after is not None:
-                _wait_replies(fake_api, kill_after)
+                _wait_replies(fake_api, process, kill_after)
                 process.kill()
                 replies_at_kill.append(_replies(fake_api))
                 stored_at_kill.append(len(db_rows(db_path, "SELECT id FROM sessions")))
@@ -84,7 +84,8 @@ def test_sigkill_with_50_queued_commands_applies_each_exactly_once(
                 )
                 continue
             process.wait_polling()
-            wait_until(
+            wait_active(
+                fake_api,
                 lambda: (
                     not db_rows(db_path, "SELECT 1 FROM inbox WHERE status = 'pending'")
                     and not db_rows(
@@ -94,7 +95,7 @@ def test_sigkill_with_50_queued_commands_applies_each_exactly_once(
                     )
                     and not fake_api.pending_updates()
                 ),
-                timeout=60,
+                process,
             )
             code, _ = process.terminate()
             assert code == 0, process.stderr()[-3000:]

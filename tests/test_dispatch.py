@@ -90,7 +90,13 @@ def world(tmp_path: Path) -> Iterator[World]:
     sender = FakeSender()
     renderer = FakeRenderer()
     dispatcher = Dispatcher(
-        db, renderer, sender, crisis_line="988", max_attempts=6, rng=random.Random(SEED)
+        db,
+        renderer,
+        sender,
+        crisis_line="988",
+        chat_interval=timedelta(0),
+        max_attempts=6,
+        rng=random.Random(SEED),
     )
     yield World(db, Deliveries(db), sender, renderer, dispatcher, patient, family, session)
     db.close()
@@ -163,7 +169,9 @@ async def test_a_backlog_is_drained_in_one_call(tmp_path: Path) -> None:
     patient = add_person(db, PATIENT_CHAT)
     Deliveries(db).replace_plan(patient, [planned(f"k{i:03d}", patient, T0) for i in range(120)])
     sender = FakeSender()
-    dispatcher = Dispatcher(db, FakeRenderer(), sender, crisis_line="988")
+    dispatcher = Dispatcher(
+        db, FakeRenderer(), sender, crisis_line="988", chat_interval=timedelta(0)
+    )
     report = await dispatcher.dispatch_due(T0)
     assert report.sent == 120 and report.next_due is None
     assert [m.delivery_id for m in sender.sent] == sorted(m.delivery_id for m in sender.sent)
@@ -406,7 +414,9 @@ async def test_a_retry_counts_from_when_the_answer_came(tmp_path: Path) -> None:
 
     sender = SlowSender()
     sender.script(RetryLater("flood_control", after=timedelta(seconds=5)))
-    dispatcher = Dispatcher(db, FakeRenderer(), sender, crisis_line="988", now_fn=clock.now)
+    dispatcher = Dispatcher(
+        db, FakeRenderer(), sender, crisis_line="988", chat_interval=timedelta(0), now_fn=clock.now
+    )
     await dispatcher.dispatch_due(T0)
     (row,) = Deliveries(db).for_person(patient)
     assert row.due_at == T0 + timedelta(seconds=25)
@@ -526,7 +536,9 @@ async def test_render_error_fails_the_row_and_the_rest_still_go(tmp_path: Path) 
         [planned("bad", patient, T0, message_id="nope"), planned("good", patient, T0 + MIN)],
     )
     sender = FakeSender()
-    dispatcher = Dispatcher(db, FakeRenderer(fail_for=["nope"]), sender, crisis_line="988")
+    dispatcher = Dispatcher(
+        db, FakeRenderer(fail_for=["nope"]), sender, crisis_line="988", chat_interval=timedelta(0)
+    )
     report = await dispatcher.dispatch_due(T0 + MIN)
     assert (report.failed, report.sent) == (1, 1)
     reasons = [row.reason for row in Deliveries(db).for_person(patient)]
@@ -636,7 +648,9 @@ async def test_discreet_wording_differs_and_avoids_sensitive_words(
             [planned(f"k{person}", person, T0, message_id="dont_drive", session_id=session)],
         )
     sender = FakeSender()
-    await Dispatcher(db, catalog, sender, crisis_line="988").dispatch_due(T0)
+    await Dispatcher(
+        db, catalog, sender, crisis_line="988", chat_interval=timedelta(0)
+    ).dispatch_due(T0)
     plain_text, discreet_text = (m.text for m in sender.sent)
     assert plain_text != discreet_text
     for word in catalog.texts("en").sensitive_words:
@@ -657,7 +671,9 @@ async def test_driver_name_is_rendered_escaped(tmp_path: Path, catalog: Catalog)
         patient, [planned("k", patient, T0, message_id="rest_up", session_id=session)]
     )
     sender = FakeSender()
-    await Dispatcher(db, catalog, sender, crisis_line="988").dispatch_due(T0)
+    await Dispatcher(
+        db, catalog, sender, crisis_line="988", chat_interval=timedelta(0)
+    ).dispatch_due(T0)
     (message,) = sender.sent
     assert "Sam &amp; &lt;Jo&gt;" in message.text
     db.close()

@@ -66,8 +66,10 @@ def stack(tmp_path: Path, catalog: Catalog, bot: Bot) -> Iterator[Stack]:
     companion = Companion(db, catalog.timeline)
     patient = companion.register_patient(PATIENT, "Ann", "Europe/Berlin", START)
     companion.add_session(patient.id, SESSION, Kind.IV, START)
-    sender = TelegramSender(bot, min_chat_interval=0)
-    dispatcher = Dispatcher(db, catalog, sender, crisis_line="988", rng=random.Random(3))
+    sender = TelegramSender(bot)
+    dispatcher = Dispatcher(
+        db, catalog, sender, crisis_line="988", chat_interval=timedelta(0), rng=random.Random(3)
+    )
     yield Stack(db, Deliveries(db), dispatcher, patient.id)
     db.close()
 
@@ -194,7 +196,13 @@ async def test_an_error_before_the_send_is_retried_and_ends_failed_never_sending
         )
         sender = FakeSender()
         dispatcher = Dispatcher(
-            db, BrokenRenderer(), sender, crisis_line="988", max_attempts=3, rng=random.Random(1)
+            db,
+            BrokenRenderer(),
+            sender,
+            crisis_line="988",
+            chat_interval=timedelta(0),
+            max_attempts=3,
+            rng=random.Random(1),
         )
         report = await dispatcher.dispatch_due(START)
         a, b = (next(r for r in store.for_person(patient) if r.key == key) for key in "ab")

@@ -7,7 +7,7 @@ A real SQLite file, a hand-moved clock (each run's ``now``), a fake sender; no s
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -78,7 +78,13 @@ def world(tmp_path: Path) -> Iterator[World]:
     session = add_session(db, patient, "2026-12-02T10:00", zone="Europe/Berlin")
     sender = FakeSender()
     dispatcher = Dispatcher(
-        db, FakeRenderer(), sender, crisis_line="988", rng=random.Random(7), max_attempts=6
+        db,
+        FakeRenderer(),
+        sender,
+        crisis_line="988",
+        chat_interval=timedelta(0),
+        rng=random.Random(7),
+        max_attempts=6,
     )
     yield World(db, Deliveries(db), sender, dispatcher, patient, family, session)
     db.close()
@@ -214,22 +220,26 @@ async def test_a_session_moved_after_its_row_was_claimed_is_not_sent(
         patient = companion.register_patient(PATIENT_CHAT, "Ann", "Europe/Berlin", start)
         session = companion.add_session(patient.id, SECOND_DEC_10, Kind.IV, start)
         sender = FakeSender()
-        dispatcher = Dispatcher(db, FakeRenderer(), sender, crisis_line="988")
+        dispatcher = Dispatcher(
+            db, FakeRenderer(), sender, crisis_line="988", chat_interval=timedelta(0)
+        )
         await dispatcher.dispatch_due(start)  # what is due at once (the series' first note)
         already = len(sender.sent)
         old_key = f"s{session.id}@2026-12-02T10:00:rest_up:p{patient.id}"
         new_key = f"s{session.id}@2026-12-03T10:00:rest_up:p{patient.id}"
         old = next(r for r in Deliveries(db).for_person(patient.id) if r.key == old_key)
 
-        claim = dispatcher.deliveries.claim_due
+        claim = dispatcher.deliveries.claim_next
 
-        def claim_then_move(now: datetime, limit: int = 50) -> list[ClaimedDelivery]:
-            claimed = claim(now, limit)
+        def claim_then_move(
+            now: datetime, limit: int, busy: Collection[int] = ()
+        ) -> list[ClaimedDelivery]:
+            claimed = claim(now, limit, busy)
             if any(row.key == old_key for row in claimed):
                 companion.move_session(patient.id, session.id, THIRD_DEC_10, now)
             return claimed
 
-        dispatcher.deliveries.claim_due = claim_then_move  # type: ignore[method-assign]
+        dispatcher.deliveries.claim_next = claim_then_move  # type: ignore[method-assign]
         report = await dispatcher.dispatch_due(old.due_at)
         rows = {r.key: r for r in Deliveries(db).for_person(patient.id)}
         assert (rows[old_key].status.value, rows[old_key].reason) == ("skipped", "session_moved")
@@ -287,7 +297,9 @@ async def test_a_patient_who_is_also_family_gets_the_family_message_protected(
             ],
         )
         sender = FakeSender()
-        await Dispatcher(db, catalog, sender, crisis_line="988").dispatch_due(due)
+        await Dispatcher(
+            db, catalog, sender, crisis_line="988", chat_interval=timedelta(0)
+        ).dispatch_due(due)
         family_row, own_row = (
             next(r.id for r in store.for_person(bo) if r.message_id == message)
             for message in ("family_today", "rest_up")

@@ -24,7 +24,7 @@ from tests.faultbot import (
     db_rows,
     seed_due,
     status_counts,
-    wait_until,
+    wait_active,
 )
 
 PATIENT = 1001
@@ -77,7 +77,7 @@ def test_a_429_storm_loses_nothing_and_no_chat_is_asked_before_its_wait(
     # The global limiter stays on (the AIORateLimiter passes 429s through, max_retries=0).
     process = BotProcess(fake_api, db_path, tmp_path / "logs", env={"COMPANION_RATE_LIMIT": None})
     try:
-        wait_until(lambda: _settled(db_path), timeout=storm + 60)
+        wait_active(fake_api, lambda: _settled(db_path), process)
         elapsed = time.monotonic() - began
         code, _ = process.terminate()
         assert code == 0, process.stderr()[-3000:]
@@ -128,10 +128,10 @@ def test_5xx_and_the_server_down_are_waited_out_without_a_restart(
         fake_api.down()
         time.sleep(3.0)
         fake_api.up()
-        replies = fake_api.wait_for(lambda: fake_api.sent_to(PATIENT), timeout=40)
+        replies = wait_active(fake_api, lambda: fake_api.sent_to(PATIENT), process)
         answered_after = time.monotonic() - outage_began
         assert "988" in (replies[0].plain_text or "")
-        wait_until(lambda: _settled(db_path), timeout=60)
+        wait_active(fake_api, lambda: _settled(db_path), process)
         sent_after = time.monotonic() - outage_began
         assert process.running()
         code, _ = process.terminate()
@@ -198,9 +198,10 @@ def test_a_conflict_is_logged_as_another_instance_using_the_token(
     fake_api.add_fault(Fault.conflict(times=2))
     process = BotProcess(fake_api, tmp_path / "c.db", tmp_path / "logs")
     try:
-        wait_until(lambda: "another instance is using this bot token" in process.stderr(), 20)
+        conflict = "another instance is using this bot token"
+        wait_active(fake_api, lambda: conflict in process.stderr(), process)
         fake_api.add_text(PATIENT, "/help")
-        fake_api.wait_for(lambda: fake_api.sent_to(PATIENT), timeout=30)
+        wait_active(fake_api, lambda: fake_api.sent_to(PATIENT), process)
         code, _ = process.terminate()
         assert code == 0
     finally:
@@ -225,7 +226,7 @@ def test_a_stop_signal_mid_handler_exits_0_within_10_s_and_loses_nothing(
         process.wait_polling()
         hang = fake_api.add_fault(Fault.slow(30.0, method="sendMessage", chat_id=PATIENT))
         fake_api.add_text(PATIENT, "/help")
-        fake_api.wait_for(lambda: hang.hits, timeout=20)
+        wait_active(fake_api, lambda: hang.hits, process)
         code, took = process.terminate(sig)
     finally:
         process.close()
@@ -241,8 +242,8 @@ def test_a_stop_signal_mid_handler_exits_0_within_10_s_and_loses_nothing(
         # Its back-off (30 s and up, from the moment the shutdown cut it) is waited out. The
         # hung first try counts too once the fake answers it: the person may read it twice,
         # never not at all.
-        fake_api.wait_for(
-            lambda: len([c for c in fake_api.sent_to(PATIENT) if c.ok]) >= 2, timeout=60
+        wait_active(
+            fake_api, lambda: len([c for c in fake_api.sent_to(PATIENT) if c.ok]) >= 2, again
         )
         code, _ = again.terminate()
         assert code == 0
@@ -260,18 +261,18 @@ def test_started_while_telegram_is_down_it_waits_then_serves(
     fake_api.down()
     process = BotProcess(fake_api, tmp_path / "c.db", tmp_path / "logs")
     try:
-        wait_until(lambda: "Telegram unreachable" in process.stderr(), timeout=20)
+        wait_active(fake_api, lambda: "Telegram unreachable" in process.stderr(), process)
         assert process.running()
         fake_api.up()
         process.wait_polling()
         fake_api.add_text(PATIENT, "/help")
-        fake_api.wait_for(lambda: fake_api.sent_to(PATIENT), timeout=30)
+        wait_active(fake_api, lambda: fake_api.sent_to(PATIENT), process)
         code, _ = process.terminate()
         assert code == 0
         fake_api.down()
         second = BotProcess(fake_api, tmp_path / "c.db", tmp_path / "logs")
         try:
-            wait_until(lambda: "Telegram unreachable" in second.stderr(), timeout=20)
+            wait_active(fake_api, lambda: "Telegram unreachable" in second.stderr(), second)
             code, took = second.terminate()
             assert code == 0 and took < 2.0
         finally:

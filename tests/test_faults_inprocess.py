@@ -233,7 +233,11 @@ async def test_a_read_timeout_on_a_reminder_is_unknown_and_not_resent(
         patient = companion.register_patient(PATIENT, "Ann", "Europe/Berlin", START)
         companion.add_session(patient.id, SESSION, Kind.IV, START)
         dispatcher = Dispatcher(
-            db, catalog, TelegramSender(short_timeout_bot, min_chat_interval=0), crisis_line="988"
+            db,
+            catalog,
+            TelegramSender(short_timeout_bot),
+            crisis_line="988",
+            chat_interval=timedelta(0),
         )
         store = Deliveries(db)
         due = store.next_due()

@@ -13,7 +13,7 @@ import pytest
 
 from bot.lock import AlreadyRunning, DatabaseLock, lock_path_for, make_private
 from bot.offline.fake_api import FakeBotApi
-from tests.faultbot import ROOT, START_WAIT, BotProcess
+from tests.faultbot import ROOT, STALL, BotProcess, wait_active
 
 
 def test_a_second_lock_on_the_same_database_is_refused(tmp_path: Path) -> None:
@@ -108,14 +108,14 @@ def test_a_second_bot_on_the_same_database_exits_3_and_the_first_runs_on(
             env=env,
             capture_output=True,
             text=True,
-            timeout=START_WAIT,
+            timeout=STALL,  # a hang, not a slow start, fails this
         )
         assert second.returncode == 3
         assert "already running on this database" in second.stderr
         assert f"pid {first.pid}" in second.stderr
         assert fake_api.token not in second.stderr + second.stdout
         fake_api.add_text(1001, "/help")
-        fake_api.wait_for(lambda: fake_api.sent_to(1001), timeout=START_WAIT)
+        wait_active(fake_api, lambda: fake_api.sent_to(1001), first)
         code, _ = first.terminate()
         assert code == 0
     finally:

@@ -38,6 +38,7 @@ ABOUT_PERSON = {
     "deliveries": "patient_id = :id OR recipient_id = :id OR chat_id = :chat",
     "dialogs": "chat_id = :chat",
     "invite_failures": "chat_id = :chat",
+    "chat_pacing": "chat_id = :chat",  # when the chat may get its next message
     # Updates still waiting to be handled hold what people wrote; handled ones keep no payload.
     "inbox": "payload LIKE '%' || :chat || '%' OR chat_id = :chat",
     # issue 10: notes, check-in, checklist ("I noticed" lines name who sent them).

@@ -59,7 +59,7 @@ def fake_time() -> FakeTime:
 
 @pytest.fixture
 def sender(bot: Bot, fake_time: FakeTime) -> TelegramSender:
-    return TelegramSender(bot, clock=fake_time, sleep=fake_time.sleep)
+    return TelegramSender(bot)
 
 
 def message(chat_id: int = CHAT, delivery_id: int = 1, **changes: object) -> OutgoingMessage:
@@ -139,7 +139,7 @@ async def test_read_timeout_is_ambiguous(fake_api: FakeBotApi, fake_time: FakeTi
     async with Bot(
         fake_api.token, base_url=fake_api.base_url, request=HTTPXRequest(read_timeout=0.2)
     ) as bot:
-        sender = TelegramSender(bot, clock=fake_time, sleep=fake_time.sleep)
+        sender = TelegramSender(bot)
         assert await sender.send(message()) == Ambiguous("timed_out")
     await fake_api.wait_for_async(lambda: fake_api.sent_to(CHAT), 5.0)  # and it did arrive
 
@@ -168,7 +168,7 @@ async def test_timeouts_before_sending_retry_and_after_are_ambiguous(
     fake_time: FakeTime, cause: Exception, expected: object
 ) -> None:
     """Only a timeout after the request went out may have delivered it."""
-    sender = TelegramSender(TimingOutBot(cause), clock=fake_time, sleep=fake_time.sleep)  # type: ignore[arg-type]
+    sender = TelegramSender(TimingOutBot(cause))  # type: ignore[arg-type]
     assert await sender.send(message()) == expected
 
 
@@ -200,7 +200,7 @@ async def test_network_errors_before_sending_retry_and_after_are_ambiguous(
 ) -> None:
     """Only a connection that was never made is safe to repeat; a connection that broke once
     the request was on its way may have delivered it."""
-    sender = TelegramSender(FailingBot(cause), clock=fake_time, sleep=fake_time.sleep)  # type: ignore[arg-type]
+    sender = TelegramSender(FailingBot(cause))  # type: ignore[arg-type]
     assert await sender.send(message()) == expected
 
 
@@ -227,7 +227,7 @@ async def test_a_rejected_token_is_nothing_sent_for_the_dispatcher(
     dispatcher, which puts the message back instead of counting it as maybe delivered."""
     async with Bot(fake_api.token, base_url=fake_api.base_url) as bot:
         fake_api.bad_token = fake_api.token
-        sender = TelegramSender(bot, clock=fake_time, sleep=fake_time.sleep)
+        sender = TelegramSender(bot)
         with pytest.raises(NothingSent) as raised:
             await sender.send(message())
         fake_api.bad_token = None
@@ -242,7 +242,7 @@ async def test_connection_refused_is_retry_later(fake_time: FakeTime) -> None:
     bot = Bot("1:" + "a" * 35, base_url=f"http://127.0.0.1:{port}/bot")
     await bot.request.initialize()  # skip getMe: there is nobody to answer it
     try:
-        sender = TelegramSender(bot, clock=fake_time, sleep=fake_time.sleep)
+        sender = TelegramSender(bot)
         result = await sender.send(message())
     finally:
         await bot.request.shutdown()
@@ -253,34 +253,20 @@ async def test_rejected_token_is_raised(fake_api: FakeBotApi, fake_time: FakeTim
     """A token Telegram refuses cannot be fixed by retrying: the sender raises."""
     async with Bot(fake_api.token, base_url=fake_api.base_url) as bot:
         fake_api.bad_token = fake_api.token
-        sender = TelegramSender(bot, clock=fake_time, sleep=fake_time.sleep)
+        sender = TelegramSender(bot)
         with pytest.raises(InvalidToken):
             await sender.send(message())
         fake_api.bad_token = None
 
 
-async def test_spaces_messages_to_one_chat(
-    sender: TelegramSender, fake_api: FakeBotApi, fake_time: FakeTime
+async def test_sends_to_one_chat_never_wait_in_the_sender(
+    sender: TelegramSender, fake_api: FakeBotApi
 ) -> None:
-    """Two messages to one chat start at least a second apart; other chats do not wait."""
-    await sender.send(message(delivery_id=1))
-    fake_time.now += 0.25
-    await sender.send(message(chat_id=CHAT + 1, delivery_id=2))
-    await sender.send(message(delivery_id=3))
-    assert fake_time.sleeps == [pytest.approx(0.75)]
-    fake_time.now += 5
-    await sender.send(message(delivery_id=4))
-    assert len(fake_time.sleeps) == 1
-    assert len(fake_api.sent_to(CHAT)) == 3
-
-
-async def test_concurrent_sends_to_one_chat_queue_up(
-    sender: TelegramSender, fake_time: FakeTime
-) -> None:
-    """Sends racing for one chat wait their turn instead of going out together."""
+    """Spacing is the dispatcher's stored not-before, not a sleep here: three sends to one chat
+    at once all go, so a chat's wait can never hold up the one dispatch loop."""
     results = await asyncio.gather(*(sender.send(message(delivery_id=i)) for i in range(1, 4)))
     assert all(isinstance(r, Sent) for r in results)
-    assert fake_time.sleeps == [pytest.approx(1.0), pytest.approx(1.0)]
+    assert len(fake_api.sent_to(CHAT)) == 3
 
 
 def test_callback_data_round_trips_and_is_bounded() -> None:

@@ -337,6 +337,18 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX answers_patient ON answers(patient_id);
     CREATE INDEX answers_delivery ON answers(delivery_id);
     """,
+    # chat pacing (issue 9): the instant before which nothing may be sent to a chat, its 1 s
+    # spacing after a send or the flood wait Telegram named, so a wait outlives a dispatch run
+    # and a restart; the pending replies of a chat found by index; due rows walked urgent first.
+    """
+    CREATE TABLE chat_pacing (
+        chat_id INTEGER PRIMARY KEY,
+        not_before TEXT NOT NULL
+    );
+    CREATE INDEX deliveries_chat ON deliveries(chat_id, due_at)
+        WHERE status = 'pending' AND chat_id IS NOT NULL;
+    CREATE INDEX deliveries_claim ON deliveries(urgent, due_at, id) WHERE status = 'pending';
+    """,
 )
 
 

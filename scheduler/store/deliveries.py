@@ -11,9 +11,10 @@ them (re-plan plus cancel, say) in one atomic unit.
 
 from __future__ import annotations
 
+import json
 import secrets
 import sqlite3
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
@@ -28,6 +29,7 @@ REPLY = "reply"  # message_id and key prefix of the rows queue_reply makes
 REPLY_AHEAD = timedelta(milliseconds=1)
 SNOOZE_MARK = ":snooze@"  # a snoozed copy's key is f"{root key}{SNOOZE_MARK}{due instant}"
 RECOVERED = "recovered"  # reason on a row that recover_in_flight already put back once
+_TICK = timedelta(microseconds=1)  # rows put behind a postponed one keep their order by this
 
 
 @dataclass(frozen=True)
@@ -71,6 +73,16 @@ class ClaimedDelivery:
     # ``queue_reply``). ``None`` on timed rows, which are rendered at send time.
     chat_id: int | None = None
     body: str | None = None
+    # Where it goes: the reply's chat, or the recipient's (None only if the recipient is gone).
+    target_chat: int | None = None
+
+
+@dataclass(frozen=True)
+class Held:
+    """What ``Deliveries.hold_chat`` did to a chat's other pending rows."""
+
+    requeued: int = 0  # now due behind the postponed row, in their order
+    expired: int = 0  # would have waited past their deadline: skipped as expired
 
 
 @dataclass(frozen=True)
@@ -294,13 +306,14 @@ class Deliveries:
 
     def forget_chat(self, chat_id: int) -> None:
         """/forget: replies already sent to a chat with no person left keep nothing (the rows of
-        the person themselves go with them, by the foreign key)."""
+        the person themselves go with them, by the foreign key), nor does the chat's pacing."""
         with self.db.transaction() as conn:
             conn.execute(
                 "DELETE FROM deliveries WHERE chat_id = ? AND recipient_id IS NULL"
                 " AND status NOT IN ('pending', 'sending')",
                 (chat_id,),
             )
+            conn.execute("DELETE FROM chat_pacing WHERE chat_id = ?", (chat_id,))
 
     def erase_answered(self, delivery_id: int) -> None:
         """A reply to a chat with no person, once it has an outcome: nothing of it is kept."""
@@ -352,12 +365,183 @@ class Deliveries:
         claimed.sort(key=lambda item: (item.due_at, item.id))
         return claimed
 
+    def claim_next(
+        self, now: datetime, limit: int, busy: Collection[int] = ()
+    ) -> list[ClaimedDelivery]:
+        """Claim up to ``limit`` due rows for the concurrent dispatcher, one per chat at most.
+
+        Skipped: chats in ``busy`` (a send to them is in flight: never two at once to one chat)
+        and chats whose stored not-before (``chat_pacing``: the 1 s spacing, a flood wait) is
+        after ``now``. Within a chat, rows go in due order (a person reads them in the order
+        they were meant), replies ahead: they answer what the person just did. Across chats,
+        those with an urgent row due go first ("don't drive", the last steps), then by due
+        time, so when more is due than can go at once the urgent ones do not wait. A row's
+        chat is known without rendering it: a reply's ``chat_id``, else its recipient's.
+
+        Choice and claim happen under one write lock (``BEGIN IMMEDIATE``), as in ``claim_due``.
+        """
+        if limit < 1:
+            return []
+        stamp = to_db(now)
+        with self.db.transaction() as conn:
+            chats = self._choose(conn, stamp, limit, busy)
+            if not chats:
+                return []
+            rows = conn.execute(
+                "UPDATE deliveries SET status = 'sending', attempts = attempts + 1,"
+                " claimed_at = ?"
+                " WHERE id IN (SELECT value FROM json_each(?)) AND status = 'pending'"
+                " RETURNING id, key, patient_id, recipient_id, session_id, message_id,"
+                " due_at, deadline, urgent, attempts, chat_id, body",
+                (stamp, json.dumps(list(chats))),
+            ).fetchall()
+        claimed = [
+            ClaimedDelivery(
+                id=row["id"],
+                key=row["key"],
+                patient_id=row["patient_id"],
+                recipient_id=row["recipient_id"],
+                session_id=row["session_id"],
+                message_id=row["message_id"],
+                due_at=from_db(row["due_at"]),
+                deadline=from_db(row["deadline"]),
+                urgent=bool(row["urgent"]),
+                attempts=row["attempts"],
+                chat_id=row["chat_id"],
+                body=row["body"],
+                target_chat=chats[row["id"]],
+            )
+            for row in rows
+        ]
+        order = {delivery_id: n for n, delivery_id in enumerate(chats)}
+        claimed.sort(key=lambda item: order[item.id])
+        return claimed
+
+    def _choose(
+        self, conn: sqlite3.Connection, stamp: str, limit: int, busy: Collection[int]
+    ) -> dict[int, int | None]:
+        """Up to ``limit`` rows to claim, delivery id -> chat, in claiming order.
+
+        Walks the due rows in order, urgent ones first (index ``deliveries_claim``), taking the
+        first row met of each chat that is free, so the work is about ``limit`` rows plus the
+        rows of waiting chats passed over, never a sort of everything due. A chat met through
+        an urgent row sends its own first row (a reply, else the earliest), so its messages
+        keep their order."""
+        taken = set(busy)
+        chosen: dict[int, int | None] = {}
+        for urgent in (1, 0):
+            cursor = conn.execute(
+                "SELECT d.id, coalesce(d.chat_id, p.chat_id) FROM deliveries d"
+                " LEFT JOIN people p ON p.id = d.recipient_id"
+                " WHERE d.status = 'pending' AND d.urgent = ? AND d.due_at <= ?"
+                " ORDER BY d.urgent, d.due_at, d.id",
+                (urgent, stamp),
+            )
+            while len(chosen) < limit and (batch := cursor.fetchmany(64)):
+                for delivery_id, chat in batch:
+                    if chat is None:  # no chat left to pace (erased meanwhile): let it be judged
+                        chosen[delivery_id] = None
+                    elif chat in taken:
+                        continue
+                    else:
+                        taken.add(chat)
+                        if _waiting(conn, chat, stamp):
+                            continue
+                        head = _head(conn, chat, stamp) if urgent else delivery_id
+                        chosen[head] = chat
+                    if len(chosen) >= limit:
+                        break
+            cursor.close()
+            if len(chosen) >= limit:
+                break
+        return chosen
+
+    def hold_chat(
+        self, chat_id: int, until: datetime, *, after_id: int, reason: str = "behind"
+    ) -> Held:
+        """Put a chat's other pending rows due before ``until`` behind the row ``after_id``,
+        which was postponed to ``until``: a microsecond apart each, in their order, uncounted.
+        A row that would then be due at or after its deadline is skipped as expired. So a chat
+        never gets its later messages before an earlier one that had to wait.
+        """
+        with self.db.transaction() as conn:
+            rows = conn.execute(
+                "SELECT id, deadline, due_at FROM deliveries WHERE status = 'pending'"
+                " AND chat_id = ?3 AND id != ?1 AND due_at <= ?2"
+                " UNION ALL SELECT id, deadline, due_at FROM deliveries"
+                " WHERE recipient_id = (SELECT id FROM people WHERE chat_id = ?3)"
+                " AND status = 'pending' AND chat_id IS NULL AND id != ?1 AND due_at <= ?2"
+                " ORDER BY due_at, id",
+                (after_id, to_db(until), chat_id),
+            ).fetchall()
+            if not rows:
+                return Held()
+            self._changed()
+            requeue: list[tuple[str, str, int]] = []
+            expire: list[tuple[int]] = []
+            due = until
+            for row in rows:
+                due += _TICK
+                if to_db(due) >= row["deadline"]:
+                    expire.append((row["id"],))
+                else:
+                    requeue.append((to_db(due), reason, row["id"]))
+            conn.executemany(
+                "UPDATE deliveries SET due_at = ?,"  # noqa: S608
+                f" reason = CASE WHEN reason = '{RECOVERED}' THEN reason ELSE ? END"
+                " WHERE id = ? AND status = 'pending'",
+                requeue,
+            )
+            conn.executemany(
+                "UPDATE deliveries SET status = 'skipped', reason = 'expired', body = NULL"
+                " WHERE id = ? AND status = 'pending'",
+                expire,
+            )
+        return Held(requeued=len(requeue), expired=len(expire))
+
     def next_due(self) -> datetime | None:
-        """The earliest pending instant; an index seek on ``deliveries_due``."""
-        row = self.db.conn.execute(
+        """When the next row can go: the earliest of, over pending rows, its due instant or its
+        chat's stored not-before, whichever is later (None: nothing pending).
+
+        Cheap at any size: an index seek for the earliest pending row, a walk in due order past
+        rows whose chat is waiting, and per waiting chat (few: ``ChatPacing.prune`` drops waits
+        that are over) two index seeks for its earliest row.
+        """
+        conn = self.db.conn
+        first = conn.execute(
             "SELECT due_at FROM deliveries WHERE status = 'pending' ORDER BY due_at LIMIT 1"
         ).fetchone()
-        return None if row is None else from_db(row["due_at"])
+        if first is None:
+            return None
+        free = conn.execute(
+            "SELECT d.due_at FROM deliveries d LEFT JOIN people p ON p.id = d.recipient_id"
+            " WHERE d.status = 'pending' AND NOT EXISTS (SELECT 1 FROM chat_pacing c"
+            "   WHERE c.chat_id = coalesce(d.chat_id, p.chat_id) AND c.not_before > d.due_at)"
+            " ORDER BY d.due_at LIMIT 1"
+        ).fetchone()
+        best: str | None = None if free is None else free[0]
+        # Only chats waiting past the earliest due row and ending before the best so far matter.
+        waiting = conn.execute(
+            "SELECT chat_id, not_before FROM chat_pacing WHERE not_before > ?"
+            " AND (? IS NULL OR not_before < ?)",
+            (first[0], best, best),
+        ).fetchall()
+        for chat_id, not_before in waiting:
+            row = conn.execute(
+                "SELECT min(due_at) FROM ("
+                " SELECT min(due_at) AS due_at FROM deliveries"
+                "   WHERE status = 'pending' AND chat_id = ?1"
+                " UNION ALL SELECT min(due_at) FROM deliveries"
+                "   WHERE status = 'pending' AND chat_id IS NULL"
+                "   AND recipient_id = (SELECT id FROM people WHERE chat_id = ?1))",
+                (chat_id,),
+            ).fetchone()
+            if row[0] is None:
+                continue
+            candidate = max(row[0], not_before)
+            if best is None or candidate < best:
+                best = candidate
+        return None if best is None else from_db(best)
 
     def record_sent(self, delivery_id: int, *, now: datetime, message_ref: int | None) -> bool:
         return self._finish(
@@ -600,6 +784,34 @@ class Deliveries:
                 (*params, delivery_id),
             )
             return cursor.rowcount == 1
+
+
+def _waiting(conn: sqlite3.Connection, chat: int, stamp: str) -> bool:
+    """Whether the chat's stored not-before is still ahead (a primary-key lookup)."""
+    return (
+        conn.execute(
+            "SELECT 1 FROM chat_pacing WHERE chat_id = ? AND not_before > ?", (chat, stamp)
+        ).fetchone()
+        is not None
+    )
+
+
+def _head(conn: sqlite3.Connection, chat: int, stamp: str) -> int:
+    """The chat's first due row: its earliest reply, else its earliest timed row."""
+    row = conn.execute(
+        "SELECT id FROM deliveries WHERE status = 'pending' AND chat_id = ?1 AND due_at <= ?2"
+        " ORDER BY due_at, id LIMIT 1",
+        (chat, stamp),
+    ).fetchone()
+    if row is None:
+        row = conn.execute(
+            "SELECT id FROM deliveries"
+            " WHERE recipient_id = (SELECT id FROM people WHERE chat_id = ?1)"
+            " AND status = 'pending' AND chat_id IS NULL AND due_at <= ?2"
+            " ORDER BY due_at, id LIMIT 1",
+            (chat, stamp),
+        ).fetchone()
+    return int(row[0])
 
 
 # What replace_plan reads of a patient's rows; _merged and _stale index into it.
