@@ -328,7 +328,9 @@ async def test_a_planned_message_switched_off_later_is_skipped(tmp_path: Path) -
 
     sender = FakeSender()
     evening = datetime(2026, 11, 30, 20, 0, tzinfo=UTC)
-    await Dispatcher(db, reduced, sender, crisis_line="988").dispatch_due(evening)
+    # No spacing between the two messages to the one chat: both are judged in this run.
+    dispatcher = Dispatcher(db, reduced, sender, crisis_line="988", chat_interval=timedelta(0))
+    await dispatcher.dispatch_due(evening)
     assert sender.sent  # the talk-to-your-provider note, due before, still goes
     assert not any("Tomorrow: session" in message.text for message in sender.sent)
     reasons = db.conn.execute(
