@@ -80,7 +80,12 @@ async def test_a_switched_off_message_planned_earlier_is_cancelled_not_sent(
         companion.add_session(patient.id, datetime(2026, 12, 2, 10, 0), Kind.IV, start)  # noqa: DTZ001
         sender = FakeSender()
         dispatcher = Dispatcher(
-            db, FakeRenderer(), sender, crisis_line="988", switched_off=frozenset({"checklist"})
+            db,
+            FakeRenderer(),
+            sender,
+            crisis_line="988",
+            switched_off=frozenset({"checklist"}),
+            chat_interval=timedelta(0),  # both rows to the one chat are judged in this run
         )
         evening = datetime(2026, 12, 1, 19, 0, tzinfo=UTC)  # 20:00 in Berlin
         await dispatcher.dispatch_due(evening)
