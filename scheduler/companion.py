@@ -436,11 +436,17 @@ class Companion:
     ) -> Session:
         with self.db.transaction():
             patient = self._patient(patient_id)
-            fold = self._check_start(patient_id, local_start, patient.zone, fold, now, moving=None)
-            if self._upcoming(patient_id, now) >= MAX_UPCOMING_SESSIONS:
+            # Read once for the three checks below (nothing changes the sessions in between).
+            active = self.session_store.active(patient_id)
+            fold = self._check_start(
+                patient_id, local_start, patient.zone, fold, now, moving=None, active=active
+            )
+            if self._upcoming(patient_id, now, active) >= MAX_UPCOMING_SESSIONS:
                 raise SessionRejected("upcoming_cap", f"at most {MAX_UPCOMING_SESSIONS} upcoming")
             # The patient's current series, or a new one after a gap (``NEW_SERIES_GAP``).
-            series = self._series_for(patient_id, to_utc(local_start, patient.zone, fold), now)
+            series = self._series_for(
+                patient_id, to_utc(local_start, patient.zone, fold), now, active
+            )
             session = self.session_store.add(
                 patient_id,
                 local_start,
@@ -1346,30 +1352,38 @@ class Companion:
             assert series is not None
             return series
 
-    def _series_for(self, patient_id: int, start: datetime, now: datetime) -> Series:
+    def _series_for(
+        self,
+        patient_id: int,
+        start: datetime,
+        now: datetime,
+        active: Sequence[Session] | None = None,
+    ) -> Series:
         """The series a session starting at ``start`` joins: the current one, or a new one
-        (``DEFAULT_SERIES_LENGTH`` planned) when there is none or after a gap."""
+        (``DEFAULT_SERIES_LENGTH`` planned) when there is none or after a gap. ``active``: the
+        patient's active sessions as just read, if the caller has them."""
         current = self.session_store.series.current(patient_id)
-        starts = self._series_starts(patient_id, current)
+        starts = self._series_starts(patient_id, current, active)
         if current is not None and not starts_new_series(max(starts, default=None), start):
             return current
         return self.session_store.series.create(patient_id, now)
 
-    def _series_starts(self, patient_id: int, series: Series | None) -> list[datetime]:
+    def _series_starts(
+        self, patient_id: int, series: Series | None, active: Sequence[Session] | None = None
+    ) -> list[datetime]:
         """Start instants of the series' active sessions (none for no series)."""
         if series is None:
             return []
-        return [
-            session_start(session)
-            for session in self.session_store.active(patient_id)
-            if session.series_ref == series.id
-        ]
+        if active is None:
+            active = self.session_store.active(patient_id)
+        return [session_start(session) for session in active if session.series_ref == series.id]
 
-    def _settle_series(self, patient_id: int, now: datetime) -> list[Session]:
+    def _settle_series(self, patient_id: int, now: datetime) -> tuple[list[Session], list[Series]]:
         """Before planning: every active session in a series, and no series planned shorter than
         the sessions it has ("adding past planned extends it"). Sessions stored without a series
         (by a path that does not choose one) join one here, in start order, by the rule
-        ``add_session`` follows. Returns the patient's active sessions as they now are."""
+        ``add_session`` follows. Returns the patient's active sessions and series as they now
+        are (the planner needs both; read once here)."""
         sessions = self.session_store.active(patient_id)
         loose = [session for session in sessions if session.series_id is None]
         for session in loose:  # ``active`` is in start order
@@ -1380,10 +1394,13 @@ class Companion:
         entered: dict[int, int] = {}
         for session in sessions:
             entered[session.series_ref] = entered.get(session.series_ref, 0) + 1
+        settled: list[Series] = []
         for series in self.session_store.series.of_patient(patient_id):
             if entered.get(series.id, 0) > series.planned:
                 self.session_store.series.set_planned(series.id, entered[series.id])
-        return sessions
+                series = replace(series, planned=entered[series.id])
+            settled.append(series)
+        return sessions, settled
 
     # -- internals ---------------------------------------------------------------------------
 
@@ -1420,8 +1437,10 @@ class Companion:
         now: datetime,
         *,
         moving: int | None,
+        active: Sequence[Session] | None = None,
     ) -> int:
-        """Refuse a start the patient cannot have; the fold to store (0 unless it matters)."""
+        """Refuse a start the patient cannot have; the fold to store (0 unless it matters).
+        ``active``: the patient's active sessions as just read, if the caller has them."""
         if local_start.tzinfo is not None:
             raise ValueError("local_start is the wall-clock time the patient typed: naive")
         try:
@@ -1432,7 +1451,9 @@ class Companion:
             raise SessionRejected("past")
         if start > now + MAX_AHEAD:
             raise SessionRejected("too_far")
-        for other in self.session_store.active(patient_id):
+        if active is None:
+            active = self.session_store.active(patient_id)
+        for other in active:
             if other.id != moving and session_start(other) == start:
                 raise SessionRejected("duplicate")
         return fold if is_ambiguous(local_start, zone) else 0
@@ -1442,8 +1463,12 @@ class Companion:
         family = tuple(link.person.id for link in self.links.for_planning(patient_id))
         return SessionChange(session, family, ride.driver_id if ride else None)
 
-    def _upcoming(self, patient_id: int, now: datetime) -> int:
-        return sum(1 for s in self.session_store.active(patient_id) if session_start(s) > now)
+    def _upcoming(
+        self, patient_id: int, now: datetime, active: Sequence[Session] | None = None
+    ) -> int:
+        if active is None:
+            active = self.session_store.active(patient_id)
+        return sum(1 for s in active if session_start(s) > now)
 
     def _unlink(self, link: LinkView, reason: str) -> None:
         self.links.remove(link.id)
@@ -1473,14 +1498,14 @@ class Companion:
             return
         patient = state.person
         family = self.links.for_planning(patient_id)
-        sessions = self._settle_series(patient_id, now)
+        sessions, series = self._settle_series(patient_id, now)
         planned = plan_deliveries(
             patient,
             sessions,
             family,
             self.timeline,
             now,
-            series=self.session_store.series.of_patient(patient_id),
+            series=series,
             drivers=self.rides.drivers(patient_id),
         )
         if patient.stopped or state.gone:

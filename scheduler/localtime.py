@@ -386,14 +386,22 @@ def wall_clock_offset(anchor: datetime, days: int, clock: time, zone: str) -> da
     member in another zone gets it at 20:00 on their own clock.
     """
     _require_aware(anchor)
-    return _wall_clock_offset(anchor, days, clock, zone)
+    return _clock_on(_local_date(anchor, zone), days, clock, zone)
+
+
+# Two caches rather than one keyed by the anchor: a plan asks for a dozen (days, clock) pairs
+# of each session's start and end, so the anchor's local date is worked out once per anchor,
+# and the answer for a (date, days, clock) is shared by every patient with a session that day.
+@lru_cache(maxsize=_CACHE_SIZE)
+def _local_date(anchor: datetime, zone: str) -> date:
+    # Equal instants in different zones hash and compare equal, and give the same answer.
+    return anchor.astimezone(zone_info(zone)).date()
 
 
 @lru_cache(maxsize=_CACHE_SIZE)
-def _wall_clock_offset(anchor: datetime, days: int, clock: time, zone: str) -> datetime:
-    # Equal instants in different zones hash and compare equal, and give the same answer.
-    local_date = anchor.astimezone(zone_info(zone)).date() + timedelta(days=days)
-    return resolve_wall_clock(datetime.combine(local_date, clock), zone)
+def _clock_on(local_date: date, days: int, clock: time, zone: str) -> datetime:
+    # ``combine`` gives a naive time with fold 0: what resolve_wall_clock would check and make.
+    return _resolve_wall_clock(datetime.combine(local_date + timedelta(days=days), clock), zone)
 
 
 def quiet_period_end(instant: datetime, quiet: QuietHours | None, zone: str) -> datetime | None:

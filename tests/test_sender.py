@@ -150,7 +150,8 @@ class TimingOutBot:
     def __init__(self, cause: Exception) -> None:
         self.cause = cause
 
-    async def send_message(self, **_: object) -> None:
+    # The sender posts through ``Bot._post`` (no Message built from the answer): raise there.
+    async def _post(self, *_: object, **__: object) -> None:
         raise TimedOut() from self.cause
 
 
@@ -178,7 +179,7 @@ class FailingBot:
     def __init__(self, cause: Exception) -> None:
         self.cause = cause
 
-    async def send_message(self, **_: object) -> None:
+    async def _post(self, *_: object, **__: object) -> None:
         raise NetworkError(f"httpx.{type(self.cause).__name__}: {self.cause}") from self.cause
 
 

@@ -101,9 +101,15 @@ class People:
         self._set(person_id, "wording", wording.value)
 
     def set_quiet(self, person_id: int, quiet: QuietHours | None) -> None:
-        with self.db.transaction():
-            self._set(person_id, "quiet_start", _hhmm(quiet.start) if quiet else None)
-            self._set(person_id, "quiet_end", _hhmm(quiet.end) if quiet else None)
+        with self.db.transaction() as conn:
+            conn.execute(
+                "UPDATE people SET quiet_start = ?, quiet_end = ? WHERE id = ?",
+                (
+                    _hhmm(quiet.start) if quiet else None,
+                    _hhmm(quiet.end) if quiet else None,
+                    person_id,
+                ),
+            )
 
     def set_paused_until(self, person_id: int, until: datetime | None) -> None:
         self._set(person_id, "paused_until", to_db(until) if until else None)
