@@ -110,22 +110,15 @@ class TelegramSender:
         except ValueError:  # callback data over 64 bytes: this message can never be sent
             return Failed("bad_keyboard")
         try:
-            # ``Bot.send_message`` without its last step, ``Message.de_json`` of the answer (a
-            # tenth of the CPU of a send): only the id is kept. The request, the rate limiter
-            # and the error mapping are PTB's own, as in ``send_message``.
-            answer = await self._bot._post(
-                "sendMessage",
-                {
-                    "chat_id": message.chat_id,
-                    "text": message.text,
-                    "parse_mode": ParseMode.HTML,
-                    "reply_markup": markup,
-                    "protect_content": message.protect_content,
-                    # A preview card of a helpline site would crowd a short reminder.
-                    "link_preview_options": _NO_PREVIEW,
-                },
+            sent = await self._bot.send_message(
+                chat_id=message.chat_id,
+                text=message.text,
+                parse_mode=ParseMode.HTML,
+                reply_markup=markup,
+                protect_content=message.protect_content,
+                # A preview card of a helpline site would crowd a short reminder.
+                link_preview_options=LinkPreviewOptions(is_disabled=True),
             )
-            ref = _message_id(answer)
         except InvalidToken as exc:
             # 401/404: Telegram refused the request itself, so nothing was sent; the process stops.
             raise TokenRejected(exc.message) from exc
@@ -150,23 +143,7 @@ class TelegramSender:
             # PTB raised on an answer it could not turn into a Message (a result of the wrong
             # shape): the request went out. The name only: the text may echo the answer.
             return Ambiguous(f"unreadable_answer: {type(exc).__name__}")
-        return Sent(message_ref=ref)
-
-
-_NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
-
-
-def _message_id(answer: object) -> int:
-    """The sent message's id, from an answer that is a Message as ``Message.de_json`` reads one
-    (it needs ``message_id`` and ``date``); anything else raises, as that parse would, and so
-    reads as an answer that came but cannot be trusted."""
-    if not isinstance(answer, dict):
-        raise AttributeError(f"answer is a {type(answer).__name__}, not a Message")
-    ref = answer["message_id"]
-    answer["date"]  # a Message without a date is no Message (KeyError, as in PTB)
-    if not isinstance(ref, int) or isinstance(ref, bool):
-        raise TypeError("message_id is not an integer")
-    return ref
+        return Sent(message_ref=sent.message_id)
 
 
 def _retry_after(exc: RetryAfter) -> timedelta:

@@ -150,8 +150,7 @@ class TimingOutBot:
     def __init__(self, cause: Exception) -> None:
         self.cause = cause
 
-    # The sender posts through ``Bot._post`` (no Message built from the answer): raise there.
-    async def _post(self, *_: object, **__: object) -> None:
+    async def send_message(self, **_: object) -> None:
         raise TimedOut() from self.cause
 
 
@@ -179,7 +178,7 @@ class FailingBot:
     def __init__(self, cause: Exception) -> None:
         self.cause = cause
 
-    async def _post(self, *_: object, **__: object) -> None:
+    async def send_message(self, **_: object) -> None:
         raise NetworkError(f"httpx.{type(self.cause).__name__}: {self.cause}") from self.cause
 
 
