@@ -344,23 +344,7 @@ class Deliveries:
                 " due_at, deadline, urgent, attempts, chat_id, body",
                 (to_db(now), to_db(now), limit),
             ).fetchall()
-        claimed = [
-            ClaimedDelivery(
-                id=row["id"],
-                key=row["key"],
-                patient_id=row["patient_id"],
-                recipient_id=row["recipient_id"],
-                session_id=row["session_id"],
-                message_id=row["message_id"],
-                due_at=from_db(row["due_at"]),
-                deadline=from_db(row["deadline"]),
-                urgent=bool(row["urgent"]),
-                attempts=row["attempts"],
-                chat_id=row["chat_id"],
-                body=row["body"],
-            )
-            for row in rows
-        ]
+        claimed = [_claimed(row) for row in rows]
         # RETURNING order is unspecified; the dispatcher relies on due order.
         claimed.sort(key=lambda item: (item.due_at, item.id))
         return claimed
@@ -395,24 +379,7 @@ class Deliveries:
                 " due_at, deadline, urgent, attempts, chat_id, body",
                 (stamp, json.dumps(list(chats))),
             ).fetchall()
-        claimed = [
-            ClaimedDelivery(
-                id=row["id"],
-                key=row["key"],
-                patient_id=row["patient_id"],
-                recipient_id=row["recipient_id"],
-                session_id=row["session_id"],
-                message_id=row["message_id"],
-                due_at=from_db(row["due_at"]),
-                deadline=from_db(row["deadline"]),
-                urgent=bool(row["urgent"]),
-                attempts=row["attempts"],
-                chat_id=row["chat_id"],
-                body=row["body"],
-                target_chat=chats[row["id"]],
-            )
-            for row in rows
-        ]
+        claimed = [_claimed(row, target_chat=chats[row["id"]]) for row in rows]
         order = {delivery_id: n for n, delivery_id in enumerate(chats)}
         claimed.sort(key=lambda item: order[item.id])
         return claimed
@@ -823,6 +790,25 @@ _PLAN_COLUMNS = (
 
 # Re-planning a patient turns the same instants into text again and again: kept, bounded.
 _db_text = lru_cache(maxsize=1 << 14)(to_db)
+
+
+def _claimed(row: sqlite3.Row, *, target_chat: int | None = None) -> ClaimedDelivery:
+    """A row just moved to ``sending``, from the columns both claims return."""
+    return ClaimedDelivery(
+        id=row["id"],
+        key=row["key"],
+        patient_id=row["patient_id"],
+        recipient_id=row["recipient_id"],
+        session_id=row["session_id"],
+        message_id=row["message_id"],
+        due_at=from_db(row["due_at"]),
+        deadline=from_db(row["deadline"]),
+        urgent=bool(row["urgent"]),
+        attempts=row["attempts"],
+        chat_id=row["chat_id"],
+        body=row["body"],
+        target_chat=target_chat,
+    )
 
 
 def _plan_row(item: PlannedDelivery) -> tuple[object, ...]:
