@@ -177,12 +177,8 @@ class WebhookPoller(Poller):
                 except TelegramError as exc:
                     await self._back_off(stop, f"setWebhook: {type(exc).__name__}")
                     continue
-                _LOGGER.info(
-                    "webhook: listening on %s:%d%s",
-                    self.options.listen,
-                    self.options.port,
-                    self.options.path,
-                )
+                # Not the path: some operators put the bot's token in it.
+                _LOGGER.info("webhook: listening on %s:%d", self.options.listen, self.options.port)
                 self._recovered()
                 await stop.wait()
         finally:
