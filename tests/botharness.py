@@ -35,7 +35,9 @@ from bot.context import BotContext, CompanionApp, Services, services_of
 from bot.offline.fake_api import JSON, Call, FakeBotApi
 from bot.settings import Settings
 from messages import Catalog, load_catalog
+from scheduler.companion import Companion
 from scheduler.dispatch import DispatchReport
+from scheduler.model import Person
 
 START = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)  # a Monday morning, outside quiet hours
 PATIENT = 1001  # private chat ids equal the user's id, as in Telegram
@@ -266,3 +268,14 @@ async def polling_harness(
 def texts(calls: list[Call]) -> list[str]:
     """What the person read in these calls, tags stripped."""
     return [c.plain_text or "" for c in calls]
+
+
+def link_family(
+    companion: Companion, patient: Person, chat_id: int, name: str, now: datetime
+) -> Person:
+    """An approved family member: the invite, its redemption and the patient's approval, as the
+    domain records them (the chat sees none of it)."""
+    link_id, _ = companion.redeem_invite(
+        companion.create_invite(patient.id, now), chat_id, name, now
+    )
+    return companion.approve_link(patient.id, link_id, now).person

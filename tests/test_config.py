@@ -30,7 +30,7 @@ from scheduler.companion import Companion
 from scheduler.dispatch import SWITCHED_OFF, Dispatcher
 from scheduler.model import DEFAULT_CRISIS_LINE, Kind, QuietHours
 from scheduler.store.db import Database
-from tests.botharness import PATIENT, START, BotHarness, start_harness, stop_harness
+from tests.botharness import PATIENT, START, BotHarness, link_family, start_harness, stop_harness
 from tests.fakes import FakeSender
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -402,8 +402,7 @@ async def test_the_deployment_name_greets_the_patient_but_never_family(
     companion = clinic.services.companion
     now = clinic.clock.now()
     patient = companion.register_patient(SPEAKER, "Ann", "Europe/London", now)
-    link_id, _ = companion.redeem_invite(companion.create_invite(patient.id, now), 4004, "Bo", now)
-    companion.approve_link(patient.id, link_id, now)
+    link_family(companion, patient, 4004, "Bo", now)
     family_said = await clinic.say(4004, "/help")  # with the family welcome, now due
     assert any("What this bot does" in (c.plain_text or "") for c in family_said)
     assert all("Riverside" not in (c.plain_text or "") for c in family_said)

@@ -12,6 +12,7 @@ import pytest
 from bot.offline.fake_api import JSON, Call
 from bot.preview import plain_text
 from scheduler.model import Kind, Person, Role
+from tests.botharness import link_family
 
 if TYPE_CHECKING:
     from tests.botharness import BotHarness
@@ -37,11 +38,7 @@ def said(calls: list[Call]) -> str:
 
 
 def link(h: BotHarness, patient: Person, chat_id: int, name: str) -> None:
-    companion = h.services.companion
-    link_id, _ = companion.redeem_invite(
-        companion.create_invite(patient.id, START), chat_id, name, START
-    )
-    companion.approve_link(patient.id, link_id, START)
+    link_family(h.services.companion, patient, chat_id, name, START)
 
 
 def patient(h: BotHarness, chat_id: int, name: str) -> Person:

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from bot.offline.fake_api import JSON, Call
 from scheduler.companion import MAX_PENDING_INVITES, MAX_UPCOMING_SESSIONS
 from scheduler.model import Kind, Person
+from tests.botharness import link_family
 
 if TYPE_CHECKING:
     from tests.botharness import BotHarness
@@ -46,11 +47,7 @@ def patient_with_session(h: BotHarness, chat_id: int, name: str, local: datetime
 
 
 def link(h: BotHarness, patient: Person, chat_id: int, name: str) -> None:
-    companion = h.services.companion
-    link_id, _ = companion.redeem_invite(
-        companion.create_invite(patient.id, START), chat_id, name, START
-    )
-    companion.approve_link(patient.id, link_id, START)
+    link_family(h.services.companion, patient, chat_id, name, START)
 
 
 async def test_a_helper_of_two_tells_their_notes_apart_and_leaves_one(

@@ -18,7 +18,15 @@ from bot.handlers.privacy import export_document
 from bot.offline.fake_api import JSON, Call, FakeBotApi
 from bot.preview import plain_text
 from scheduler.model import Kind, Person
-from tests.botharness import FAMILY, PATIENT, BotHarness, start_harness, stop_harness, texts
+from tests.botharness import (
+    FAMILY,
+    PATIENT,
+    BotHarness,
+    link_family,
+    start_harness,
+    stop_harness,
+    texts,
+)
 
 CRISIS = "988"
 S1 = datetime(2026, 12, 1, 10, 0)  # noqa: DTZ001 - Berlin wall clock, a Tuesday
@@ -56,10 +64,7 @@ def patient_with_series(h: BotHarness, *, family: bool = False) -> Person:
     patient = companion.register_patient(PATIENT, "Ana", "Europe/Berlin", now)
     companion.set_series_length(patient.id, 2, now)
     if family:
-        link_id, _ = companion.redeem_invite(
-            companion.create_invite(patient.id, now), FAMILY, "Bo", now
-        )
-        companion.approve_link(patient.id, link_id, now)
+        link_family(companion, patient, FAMILY, "Bo", now)
     companion.add_session(patient.id, S1, Kind.IV, now)
     companion.add_session(patient.id, S2, Kind.IV, now)
     return patient

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from bot.offline.fake_api import JSON, Call
 from scheduler.model import Kind, Person
+from tests.botharness import link_family
 
 if TYPE_CHECKING:
     from tests.botharness import BotHarness
@@ -54,9 +55,7 @@ async def setup(h: BotHarness, *family: tuple[int, str]) -> Person:
     patient = companion.register_patient(PATIENT, "Alex", "Europe/Berlin", START)
     companion.add_session(patient.id, SESSION, Kind.IV, START)
     for chat_id, name in family:
-        token = companion.create_invite(patient.id, START)
-        link_id, _ = companion.redeem_invite(token, chat_id, name, START)
-        companion.approve_link(patient.id, link_id, START)
+        link_family(companion, patient, chat_id, name, START)
     h.services.rearm()
     await h.advance(timedelta(0))
     return patient
