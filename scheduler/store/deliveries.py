@@ -24,6 +24,7 @@ from messages import Wording
 
 from scheduler.model import DeliveryStatus, Kind, PlannedDelivery, Role, Session
 from scheduler.store.db import Database, from_db, to_db
+from scheduler.store.notes import Notes
 
 REPLY = "reply"  # message_id and key prefix of the rows queue_reply makes
 REPLY_AHEAD = timedelta(milliseconds=1)
@@ -627,13 +628,8 @@ class Deliveries:
             else []
         )
         wins, latest_win = 0, None
-        if row["recipient_id"] == row["patient_id"]:
-            given = conn.execute(
-                "SELECT count(*) AS n, (SELECT text FROM wins WHERE patient_id = ?"
-                " ORDER BY id DESC LIMIT 1) AS latest FROM wins WHERE patient_id = ?",
-                (row["patient_id"], row["patient_id"]),
-            ).fetchone()
-            wins, latest_win = int(given["n"]), given["latest"]
+        if row["recipient_id"] == row["patient_id"]:  # the patient's own: never for family
+            wins, latest_win = Notes(self.db).given_back(row["patient_id"])
         session = None
         if row["session_id"] is not None:
             session = _session(
